@@ -1,0 +1,134 @@
+// loom/autograd/engine.hpp — reverse-mode automatic differentiation.
+//
+// backward(L) computes dL/dx for every leaf x that requires grad. With the graph
+// recorded by the ops, it is three steps:
+//   1. order the nodes so that every node comes after the nodes of its inputs
+//      (a depth-first post-order from L's node);
+//   2. seed dL/dL = 1 and visit the nodes in reverse order: a node's `grad` is
+//      complete once all its consumers were visited, so call its backward to get
+//      dL/d(input) for each input and add that into the input's node (or, for a
+//      leaf, into its .grad — summing over uses is the multivariate chain rule);
+//   3. free the graph, unless retain_graph was asked for.
+// Gradients accumulate across calls until zero_grad(), as in PyTorch.
+#pragma once
+
+#include <memory>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "loom/autograd/node.hpp"
+#include "loom/tensor/tensor.hpp"
+
+namespace loom {
+
+namespace detail {
+
+// Post-order DFS, iterative so that deep graphs cannot overflow the stack.
+template <typename T>
+std::vector<std::shared_ptr<Node<T>>> topological_order(const std::shared_ptr<Node<T>>& root) {
+    std::vector<std::shared_ptr<Node<T>>> order;
+    std::unordered_set<const Node<T>*> visited{root.get()};
+    std::vector<std::pair<std::shared_ptr<Node<T>>, std::size_t>> stack{{root, 0}};
+    while (!stack.empty()) {
+        Node<T>& node = *stack.back().first;
+        std::size_t& next_input = stack.back().second;
+        if (next_input < node.inputs.size()) {
+            const Tensor<T>& input = node.inputs[next_input++];
+            if (input.defined() && input.grad_fn() && visited.insert(input.grad_fn().get()).second)
+                stack.emplace_back(input.grad_fn(), 0);  // may reallocate: `node` is not used after this
+        } else {
+            order.push_back(std::move(stack.back().first));
+            stack.pop_back();
+        }
+    }
+    return order;
+}
+
+// Adds `gradient` into `sum`, reusing sum's buffer when nobody else sees it.
+template <typename T>
+void add_into(Tensor<T>& sum, Tensor<T> gradient) {
+    if (!sum.defined()) {
+        sum = std::move(gradient);
+    } else if (sum.owns_storage_alone()) {
+        sum.flat() += gradient.flat();
+    } else {
+        Tensor<T> total = sum.clone();
+        total.flat() += gradient.flat();
+        sum = std::move(total);
+    }
+}
+
+// A leaf's .grad is visible to the user, who may scale it in place (clipping,
+// optimizers), so it must never alias another tensor's memory.
+template <typename T>
+void accumulate_into_leaf(Tensor<T> leaf, Tensor<T> gradient) {
+    Tensor<T> current = leaf.grad();
+    if (current.defined()) {
+        current.flat() += gradient.flat();
+    } else {
+        leaf.set_grad(gradient.owns_storage_alone() ? std::move(gradient) : gradient.clone());
+    }
+}
+
+}  // namespace detail
+
+template <typename T>
+void run_backward(const Tensor<T>& root, const Tensor<T>& gradient, bool retain_graph) {
+    detail::check(root.defined(), "loom::backward: called on an undefined tensor");
+    detail::check(root.requires_grad(), "loom::backward: the tensor of shape ", root.shape(),
+                  " does not require grad: none of the inputs of the ops that made it requires grad,"
+                  " or it was computed under NoGradGuard");
+    Tensor<T> seed = gradient;
+    if (!seed.defined()) {
+        detail::check(root.numel() == 1, "loom::backward: the tensor has shape ", root.shape(),
+                      "; a gradient can only be implied for a one-element tensor, so pass dL/d(tensor)"
+                      " as backward(gradient)");
+        seed = Tensor<T>::ones(root.shape());
+    }
+    detail::check(seed.shape() == root.shape(), "loom::backward: gradient shape ", seed.shape(),
+                  " differs from the tensor's shape ", root.shape());
+
+    if (root.is_leaf()) {
+        detail::accumulate_into_leaf(root, seed);
+        return;
+    }
+
+    const std::vector<std::shared_ptr<Node<T>>> order = detail::topological_order(root.grad_fn());
+    detail::add_into(root.grad_fn()->grad, seed);
+
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+        Node<T>& node = **it;
+        detail::check(!node.released, "loom::backward: the graph through op '", node.name,
+                      "' was freed by an earlier backward(); call the first backward(gradient, true)"
+                      " (retain_graph) to run backward through it again");
+        if (!node.grad.defined()) continue;
+        const Tensor<T> grad_output = std::move(node.grad);
+        node.grad = Tensor<T>();
+        std::vector<Tensor<T>> input_grads = node.backward(grad_output);
+        detail::check(input_grads.size() == node.inputs.size(), "loom::backward: op '", node.name, "' returned ",
+                      input_grads.size(), " gradients for ", node.inputs.size(), " inputs");
+        for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+            const Tensor<T>& input = node.inputs[i];
+            if (!input.defined() || !input_grads[i].defined()) continue;
+            detail::check(input_grads[i].shape() == input.shape(), "loom::backward: op '", node.name,
+                          "' returned a gradient of shape ", input_grads[i].shape(), " for input ", i,
+                          " of shape ", input.shape());
+            if (input.grad_fn())
+                detail::add_into(input.grad_fn()->grad, std::move(input_grads[i]));
+            else
+                detail::accumulate_into_leaf(input, std::move(input_grads[i]));
+        }
+    }
+
+    if (!retain_graph)
+        for (const auto& node : order) node->release();
+}
+
+// Free-function spelling of tensor.backward(...).
+template <typename T>
+void backward(const Tensor<T>& root, const Tensor<T>& gradient = Tensor<T>(), bool retain_graph = false) {
+    run_backward(root, gradient, retain_graph);
+}
+
+}  // namespace loom

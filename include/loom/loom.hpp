@@ -1,0 +1,41 @@
+// loom/loom.hpp — everything in one include.
+//
+// The layers, each including only those above it in this list:
+//   tensor/    Shape, Storage, Tensor<T>, IndexTensor, Generator, printing, threads
+//   autograd/  graph nodes, the backward engine, NoGradGuard, gradcheck
+//   ops/       differentiable operations (each with its backward)
+// Each header also works on its own.
+#pragma once
+
+#include "loom/version.hpp"
+
+#include "loom/tensor/error.hpp"
+#include "loom/tensor/index_tensor.hpp"
+#include "loom/tensor/parallel.hpp"
+#include "loom/tensor/print.hpp"
+#include "loom/tensor/random.hpp"
+#include "loom/tensor/shape.hpp"
+#include "loom/tensor/storage.hpp"
+#include "loom/tensor/tensor.hpp"
+
+#include "loom/autograd/engine.hpp"
+#include "loom/autograd/grad_mode.hpp"
+#include "loom/autograd/gradcheck.hpp"
+#include "loom/autograd/node.hpp"
+
+#include "loom/ops/activation.hpp"
+#include "loom/ops/arithmetic.hpp"
+#include "loom/ops/broadcast.hpp"
+#include "loom/ops/concat.hpp"
+#include "loom/ops/cross_entropy.hpp"
+#include "loom/ops/dropout.hpp"
+#include "loom/ops/embedding.hpp"
+#include "loom/ops/masked_fill.hpp"
+#include "loom/ops/matmul.hpp"
+#include "loom/ops/pointwise.hpp"
+#include "loom/ops/reduce.hpp"
+#include "loom/ops/reshape.hpp"
+#include "loom/ops/slice.hpp"
+#include "loom/ops/softmax.hpp"
+#include "loom/ops/transpose.hpp"
+#include "loom/ops/unary.hpp"
