@@ -4,10 +4,11 @@
 // recorded by the ops, it is three steps:
 //   1. order the nodes so that every node comes after the nodes of its inputs
 //      (a depth-first post-order from L's node);
-//   2. seed dL/dL = 1 and visit the nodes in reverse order: a node's `grad` is
+//   2. seed dL/dL = 1 and visit the nodes in reverse order: a node's `grads` are
 //      complete once all its consumers were visited, so call its backward to get
-//      dL/d(input) for each input and add that into the input's node (or, for a
-//      leaf, into its .grad — summing over uses is the multivariate chain rule);
+//      dL/d(input) for each input and add that into the slot of the node that
+//      made the input (or, for a leaf, into its .grad — summing over uses is the
+//      multivariate chain rule);
 //   3. free the graph, unless retain_graph was asked for.
 // Gradients accumulate across calls until zero_grad(), as in PyTorch.
 #pragma once
@@ -95,17 +96,19 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& gradient, bool retain_
     }
 
     const std::vector<std::shared_ptr<Node<T>>> order = detail::topological_order(root.grad_fn());
-    detail::add_into(root.grad_fn()->grad, seed);
+    detail::add_into(root.grad_fn()->grads[static_cast<std::size_t>(root.output_index())], seed);
 
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
         Node<T>& node = **it;
         detail::check(!node.released, "loom::backward: the graph through op '", node.name,
                       "' was freed by an earlier backward(); call the first backward(gradient, true)"
                       " (retain_graph) to run backward through it again");
-        if (!node.grad.defined()) continue;
-        const Tensor<T> grad_output = std::move(node.grad);
-        node.grad = Tensor<T>();
-        std::vector<Tensor<T>> input_grads = node.backward(grad_output);
+        bool reached = false;
+        for (const Tensor<T>& grad : node.grads) reached = reached || grad.defined();
+        if (!reached) continue;  // no path from this node to the loss
+        const std::vector<Tensor<T>> grad_outputs = std::move(node.grads);
+        node.grads.assign(grad_outputs.size(), Tensor<T>());
+        std::vector<Tensor<T>> input_grads = node.backward(grad_outputs);
         detail::check(input_grads.size() == node.inputs.size(), "loom::backward: op '", node.name, "' returned ",
                       input_grads.size(), " gradients for ", node.inputs.size(), " inputs");
         for (std::size_t i = 0; i < node.inputs.size(); ++i) {
@@ -115,7 +118,8 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& gradient, bool retain_
                           "' returned a gradient of shape ", input_grads[i].shape(), " for input ", i,
                           " of shape ", input.shape());
             if (input.grad_fn())
-                detail::add_into(input.grad_fn()->grad, std::move(input_grads[i]));
+                detail::add_into(input.grad_fn()->grads[static_cast<std::size_t>(input.output_index())],
+                                 std::move(input_grads[i]));
             else
                 detail::accumulate_into_leaf(input, std::move(input_grads[i]));
         }

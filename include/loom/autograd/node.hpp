@@ -1,12 +1,15 @@
 // loom/autograd/node.hpp — one recorded operation in the autograd graph.
 //
 // When an op runs on inputs that require grad (and recording is on), it attaches
-// a Node to its output. The Node keeps
+// a Node to its output(s). The Node keeps
 //   inputs    the op's inputs that require grad (others are left undefined),
 //   backward  a function from dL/d(output) to one dL/d(input) per input,
 //             i.e. the vector-Jacobian product of the op,
-//   grad      dL/d(output), summed over all uses of the output while
-//             backward() walks the graph.
+//   grads     dL/d(output), one per output, summed over all uses of that
+//             output while backward() walks the graph.
+// Most ops have one output. Some (an LSTM layer: sequence, h_n, c_n) have
+// several; each output tensor remembers its index, and backward receives one
+// gradient per output — undefined for an output that did not reach the loss.
 // Edges point from a node to the tensors it consumed, and from a tensor to the
 // node that made it, so the graph is a DAG of shared_ptrs without cycles. To keep
 // it so, a backward function must capture the tensors it needs through
@@ -25,13 +28,13 @@ namespace loom {
 
 template <typename T>
 struct Node {
-    using BackwardFn = std::function<std::vector<Tensor<T>>(const Tensor<T>& grad_output)>;
+    using BackwardFn = std::function<std::vector<Tensor<T>>(const std::vector<Tensor<T>>& grad_outputs)>;
 
     const char* name = "";
     std::vector<Tensor<T>> inputs;
     BackwardFn backward;
-    Tensor<T> grad;
-    bool released = false;  // backward() freed the saved tensors
+    std::vector<Tensor<T>> grads;  // one slot per output
+    bool released = false;         // backward() freed the saved tensors
 
     Node() = default;
     Node(const Node&) = delete;
@@ -85,18 +88,30 @@ bool needs_grad(const std::vector<Tensor<T>>& tensors) {
     return false;
 }
 
-// Attaches a node for op `name` to `output`. Inputs that do not require grad are
+// Attaches one node for op `name` to all its `outputs`. backward maps the
+// output gradients to input gradients. Inputs that do not require grad are
 // stored as undefined tensors, so the graph does not keep them alive.
 template <typename T>
-void record(Tensor<T>& output, const char* name, std::vector<Tensor<T>> inputs,
-            typename Node<T>::BackwardFn backward) {
+void record_multi(const std::vector<Tensor<T>*>& outputs, const char* name, std::vector<Tensor<T>> inputs,
+                  typename Node<T>::BackwardFn backward) {
     auto node = std::make_shared<Node<T>>();
     node->name = name;
     for (Tensor<T>& input : inputs)
         if (!input.requires_grad()) input = Tensor<T>();
     node->inputs = std::move(inputs);
     node->backward = std::move(backward);
-    output.set_grad_fn(std::move(node));
+    node->grads.resize(outputs.size());
+    for (std::size_t k = 0; k < outputs.size(); ++k) outputs[k]->set_grad_fn(node, static_cast<int>(k));
+}
+
+// The common case, one output: backward(grad_output) returns one gradient per
+// input (undefined where an input needs none).
+template <typename T, typename Fn>
+void record(Tensor<T>& output, const char* name, std::vector<Tensor<T>> inputs, Fn backward) {
+    record_multi<T>({&output}, name, std::move(inputs),
+                    [backward = std::move(backward)](const std::vector<Tensor<T>>& grad_outputs) {
+                        return backward(grad_outputs[0]);
+                    });
 }
 
 }  // namespace loom

@@ -48,6 +48,7 @@ struct TensorImpl {
     bool requires_grad = false;
     std::shared_ptr<TensorImpl<T>> grad;  // accumulated by backward() into leaves
     std::shared_ptr<Node<T>> grad_fn;     // the op that made this tensor; null for leaves
+    int output_index = 0;                 // which of grad_fn's outputs this tensor is
 };
 
 }  // namespace detail
@@ -240,11 +241,14 @@ public:
         run_backward(*this, gradient, retain_graph);
     }
 
-    // For ops: attach the graph node that produced this tensor.
-    void set_grad_fn(std::shared_ptr<Node<T>> node) {
+    // For ops: attach the graph node that produced this tensor (as its output
+    // number `output_index`, for ops with several outputs).
+    void set_grad_fn(std::shared_ptr<Node<T>> node, int output_index = 0) {
         impl().grad_fn = std::move(node);
+        impl().output_index = output_index;
         impl().requires_grad = true;
     }
+    int output_index() const { return impl().output_index; }
 
     // For the autograd engine: detach and hand over the graph node (see ~Node).
     std::shared_ptr<Node<T>> take_grad_fn() { return std::move(impl().grad_fn); }
