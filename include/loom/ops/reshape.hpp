@@ -50,8 +50,6 @@ Tensor<T> reshape(const Tensor<T>& x, std::vector<index_t> sizes) {
     return out;
 }
 template <typename T>
-Tensor<T> reshape(const Tensor<T>& x, const Shape& shape) { return reshape(x, shape.to_vector()); }
-template <typename T>
 Tensor<T> view(const Tensor<T>& x, std::vector<index_t> sizes) { return reshape(x, std::move(sizes)); }
 
 // Inserts a dimension of size 1 at `dim` (0..rank).
@@ -60,7 +58,7 @@ Tensor<T> unsqueeze(const Tensor<T>& x, int dim) {
     const int rank = x.rank();
     const int at = dim < 0 ? dim + rank + 1 : dim;
     detail::check(at >= 0 && at <= rank, "loom::unsqueeze: dimension ", dim, " is out of range for shape ", x.shape());
-    return reshape(x, x.shape().inserted(at, 1));
+    return reshape(x, x.shape().inserted(at, 1).to_vector());
 }
 
 // Removes dimension `dim`, which must have size 1.
@@ -68,7 +66,7 @@ template <typename T>
 Tensor<T> squeeze(const Tensor<T>& x, int dim) {
     const int at = x.shape().normalize_dim(dim, "loom::squeeze");
     detail::check(x.shape()[at] == 1, "loom::squeeze: dimension ", dim, " of shape ", x.shape(), " is not 1");
-    return reshape(x, x.shape().without(at));
+    return reshape(x, x.shape().without(at).to_vector());
 }
 
 }  // namespace loom

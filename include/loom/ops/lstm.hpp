@@ -1,0 +1,147 @@
+// loom/ops/lstm.hpp — one LSTM layer over a whole sequence, with BPTT.
+//
+// PyTorch's LSTM, gate order i, f, g, o (rows of W_ih and W_hh in that order):
+//   a_t = W_ih x_t + b_ih + W_hh h_(t-1) + b_hh           [4H] = [a_i a_f a_g a_o]
+//   i = σ(a_i)   f = σ(a_f)   g = tanh(a_g)   o = σ(a_o)
+//   c_t = f ⊙ c_(t-1) + i ⊙ g
+//   h_t = o ⊙ tanh(c_t)
+// Backward through time, from t = T-1 down to 0, carrying dh and dc
+// (dh = dL/dh_t: the output's gradient at t plus what step t+1 sent back):
+//   dc  += dh ⊙ o ⊙ (1 - tanh² c_t)         (c_t reaches L through h_t too)
+//   da_o = dh ⊙ tanh c_t ⊙ o (1 - o)
+//   da_i = dc ⊙ g ⊙ i (1 - i)
+//   da_f = dc ⊙ c_(t-1) ⊙ f (1 - f)
+//   da_g = dc ⊙ i ⊙ (1 - g²)
+//   dc_(t-1) = dc ⊙ f,     dh_(t-1) = W_hhᵀ da_t   (one GEMM per step)
+// and, once the loop is done, the weight, bias and input gradients as single
+// GEMMs over all steps (recurrent_common.hpp).
+// lstm_gates_forward / lstm_gates_backward below are the fused per-step
+// kernels; tests check them against the same cell written with composed ops.
+#pragma once
+
+#include <vector>
+
+#include "loom/autograd/node.hpp"
+#include "loom/ops/recurrent_common.hpp"
+
+namespace loom {
+
+namespace detail {
+
+// gates [B, 4H]: pre-activations in, activations (i, f, g, o) out.
+// Computes c = f ⊙ c_prev + i ⊙ g, tanh_c = tanh(c), h = o ⊙ tanh_c.
+template <typename T>
+void lstm_gates_forward(MatrixView<T> gates, ConstMatrixView<T> c_prev, MatrixView<T> c, MatrixView<T> tanh_c,
+                        MatrixView<T> h) {
+    const index_t H = c.cols();
+    auto i = gates.middleCols(0, H).array();
+    auto f = gates.middleCols(H, H).array();
+    auto g = gates.middleCols(2 * H, H).array();
+    auto o = gates.middleCols(3 * H, H).array();
+    i = i.logistic();
+    f = f.logistic();
+    g = g.tanh();
+    o = o.logistic();
+    c.array() = f * c_prev.array() + i * g;
+    tanh_c.array() = c.array().tanh();
+    h.array() = o * tanh_c.array();
+}
+
+// gates: the activations saved by the forward step. dh = dL/dh_t (read),
+// dc = dL/dc_t (read, then overwritten with dL/dc_(t-1)), d_pre = dL/da_t.
+template <typename T>
+void lstm_gates_backward(ConstMatrixView<T> gates, ConstMatrixView<T> c_prev, ConstMatrixView<T> tanh_c,
+                         ConstMatrixView<T> dh, MatrixView<T> dc, MatrixView<T> d_pre) {
+    const index_t H = dc.cols();
+    const auto i = gates.middleCols(0, H).array();
+    const auto f = gates.middleCols(H, H).array();
+    const auto g = gates.middleCols(2 * H, H).array();
+    const auto o = gates.middleCols(3 * H, H).array();
+    const auto tc = tanh_c.array();
+    dc.array() += dh.array() * o * (T(1) - tc.square());
+    d_pre.middleCols(0, H).array() = dc.array() * g * i * (T(1) - i);
+    d_pre.middleCols(H, H).array() = dc.array() * c_prev.array() * f * (T(1) - f);
+    d_pre.middleCols(2 * H, H).array() = dc.array() * i * (T(1) - g.square());
+    d_pre.middleCols(3 * H, H).array() = dh.array() * tc * o * (T(1) - o);
+    dc.array() *= f;
+}
+
+}  // namespace detail
+
+template <typename T>
+struct LstmResult {
+    Tensor<T> output;  // [B, T, H]: h_t for every step
+    Tensor<T> h_n;     // [B, H]: the last hidden state
+    Tensor<T> c_n;     // [B, H]: the last cell state
+};
+
+// x [B, T, I]; w_ih [4H, I]; w_hh [4H, H]; b_ih, b_hh [4H] or undefined (no
+// bias); h0, c0 [B, H] or undefined (zeros).
+template <typename T>
+LstmResult<T> lstm(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_hh, const Tensor<T>& b_ih,
+                   const Tensor<T>& b_hh, const Tensor<T>& h0 = Tensor<T>(), const Tensor<T>& c0 = Tensor<T>()) {
+    const detail::RecurrentDims d = detail::check_recurrent_args("loom::lstm", 4, x, w_ih, w_hh, b_ih, b_hh, h0, c0);
+    const index_t B = d.batch, H = d.hidden, G = 4 * d.hidden, state = d.batch * d.hidden;
+
+    const Tensor<T> x_time_major = detail::to_time_major(x);
+    Tensor<T> gates = detail::input_projection(x_time_major, w_ih, b_ih, b_hh, d);  // [T·B, 4H]
+    Tensor<T> hs = Tensor<T>::empty(Shape{d.steps + 1, B, H});             // h_0 .. h_T
+    Tensor<T> cs = Tensor<T>::empty(Shape{d.steps + 1, B, H});             // c_0 .. c_T
+    Tensor<T> tanh_cs = Tensor<T>::empty(Shape{d.steps, B, H});
+    hs.share_storage(Shape{B, H}).copy_(detail::initial_state(h0, d));
+    cs.share_storage(Shape{B, H}).copy_(detail::initial_state(c0, d));
+    const auto w_hh_t = detail::as_matrix(w_hh, G, H).transpose();
+
+    for (index_t t = 0; t < d.steps; ++t) {
+        detail::MatrixView<T> gate_t(gates.data() + t * B * G, B, G);
+        gate_t.noalias() += detail::ConstMatrixView<T>(hs.data() + t * state, B, H) * w_hh_t;
+        detail::lstm_gates_forward<T>(gate_t, detail::ConstMatrixView<T>(cs.data() + t * state, B, H),
+                              detail::MatrixView<T>(cs.data() + (t + 1) * state, B, H),
+                              detail::MatrixView<T>(tanh_cs.data() + t * state, B, H),
+                              detail::MatrixView<T>(hs.data() + (t + 1) * state, B, H));
+    }
+
+    LstmResult<T> result{detail::to_batch_major(hs.share_storage(Shape{d.steps, B, H}, state)),
+                         hs.share_storage(Shape{B, H}, d.steps * state).clone(),
+                         cs.share_storage(Shape{B, H}, d.steps * state).clone()};
+    if (!needs_grad(std::vector<Tensor<T>>{x, w_ih, w_hh, b_ih, b_hh, h0, c0})) return result;
+
+    const detail::RecurrentNeeds needs{x.requires_grad(),    w_ih.requires_grad(), w_hh.requires_grad(), b_ih.requires_grad(),
+                               b_hh.requires_grad(), h0.requires_grad(),   c0.requires_grad()};
+    record_multi<T>(
+        {&result.output, &result.h_n, &result.c_n}, "lstm", {x, w_ih, w_hh, b_ih, b_hh, h0, c0},
+        [d, needs, x_time_major, gates, hs, cs, tanh_cs, w_ih = w_ih.detach(),
+         w_hh = w_hh.detach()](const std::vector<Tensor<T>>& grad_outputs) {
+            const index_t B = d.batch, H = d.hidden, G = 4 * d.hidden, state = d.batch * d.hidden;
+            Tensor<T> dh = grad_outputs[1].defined() ? grad_outputs[1].clone() : Tensor<T>::zeros(Shape{B, H});
+            Tensor<T> dc = grad_outputs[2].defined() ? grad_outputs[2].clone() : Tensor<T>::zeros(Shape{B, H});
+            Tensor<T> d_pre = Tensor<T>::empty(Shape{d.steps * B, G});
+            auto dh_m = detail::as_matrix(dh, B, H);
+            auto dc_m = detail::as_matrix(dc, B, H);
+            const auto w_hh_m = detail::as_matrix(w_hh, G, H);
+            for (index_t t = d.steps - 1; t >= 0; --t) {
+                detail::add_output_grad(grad_outputs[0], t, d, dh_m);
+                detail::MatrixView<T> d_pre_t(d_pre.data() + t * B * G, B, G);
+                detail::lstm_gates_backward<T>(detail::ConstMatrixView<T>(gates.data() + t * B * G, B, G),
+                                       detail::ConstMatrixView<T>(cs.data() + t * state, B, H),
+                                       detail::ConstMatrixView<T>(tanh_cs.data() + t * state, B, H), detail::as_const(dh_m), dc_m, d_pre_t);
+                dh_m.noalias() = d_pre_t * w_hh_m;  // dh_(t-1) = W_hhᵀ da_t, for all B rows
+            }
+            std::vector<Tensor<T>> grads(7);
+            const index_t rows = d.steps * B;
+            if (needs.x) grads[0] = detail::input_grad(d_pre, w_ih, d);
+            if (needs.w_ih) grads[1] = detail::weight_grad(d_pre, x_time_major, rows, G, d.input);
+            if (needs.w_hh) grads[2] = detail::weight_grad(d_pre, hs, rows, G, H);  // hs rows 0..T-1 = h_(t-1)
+            if (needs.b_ih || needs.b_hh) {
+                const Tensor<T> db = detail::bias_grad(d_pre, rows, G);
+                if (needs.b_ih) grads[3] = db;
+                if (needs.b_hh) grads[4] = db.clone();
+            }
+            if (needs.h0) grads[5] = dh;
+            if (needs.c0) grads[6] = dc;
+            return grads;
+        });
+    return result;
+}
+
+}  // namespace loom

@@ -1,0 +1,149 @@
+// loom/ops/recurrent_common.hpp — what the recurrent sequence ops (rnn, lstm,
+// gru) share: argument checks, the time-major layout and the big GEMMs.
+//
+// Layers take batch-first input x [B, T, I] like PyTorch's batch_first=True.
+// Inside, the ops work time-major, [T, B, ·], so that the B rows of one time step
+// are contiguous: step t's pre-activations are one [B, G·H] block and its
+// recurrent product h_(t-1) · W_hhᵀ is one GEMM into that block.
+//
+// The work that does not depend on the recurrence is done for all T steps at
+// once, as single GEMMs over T·B rows:
+//   forward   A_x  = X · W_ihᵀ (+ biases)             [T·B, G·H]
+//   backward  dW_ih = dAᵀ · X,   dX = dA · W_ih,   dW_hh = dAᵀ · H_prev
+// leaving only one [B, H] × [H, G·H] product per step inside the time loop.
+#pragma once
+
+#include <string>
+
+#include "loom/ops/matmul.hpp"
+#include "loom/tensor/tensor.hpp"
+
+namespace loom::detail {
+
+template <typename T>
+using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using MatrixView = Eigen::Map<RowMatrix<T>>;
+template <typename T>
+using ConstMatrixView = Eigen::Map<const RowMatrix<T>>;
+
+template <typename T>
+ConstMatrixView<T> as_matrix(const Tensor<T>& t, index_t rows, index_t cols) {
+    return ConstMatrixView<T>(t.data(), rows, cols);
+}
+template <typename T>
+MatrixView<T> as_matrix(Tensor<T>& t, index_t rows, index_t cols) {
+    return MatrixView<T>(t.data(), rows, cols);
+}
+
+// A read-only view of the same block (Eigen does not convert the two Map types).
+template <typename T>
+ConstMatrixView<T> as_const(const MatrixView<T>& m) {
+    return ConstMatrixView<T>(m.data(), m.rows(), m.cols());
+}
+
+// [A, B, X] -> [B, A, X]: swaps the first two axes (batch-first <-> time-major).
+template <typename T>
+void swap_leading_axes(const T* source, T* target, index_t a, index_t b, index_t width) {
+    for (index_t i = 0; i < a; ++i)
+        for (index_t j = 0; j < b; ++j) {
+            const T* from = source + (i * b + j) * width;
+            std::copy(from, from + width, target + (j * a + i) * width);
+        }
+}
+
+template <typename T>
+Tensor<T> to_time_major(const Tensor<T>& x) {  // [B, T, X] -> [T, B, X]
+    Tensor<T> out = Tensor<T>::empty(Shape{x.shape()[1], x.shape()[0], x.shape()[2]});
+    swap_leading_axes(x.data(), out.data(), x.shape()[0], x.shape()[1], x.shape()[2]);
+    return out;
+}
+template <typename T>
+Tensor<T> to_batch_major(const Tensor<T>& x) {  // [T, B, X] -> [B, T, X]
+    return to_time_major(x);                    // the same swap
+}
+
+// Shapes of one recurrent layer: G gate blocks of H units each.
+struct RecurrentDims {
+    index_t batch, steps, input, hidden, gates;
+};
+
+template <typename T>
+RecurrentDims check_recurrent_args(const char* op, index_t gates, const Tensor<T>& x, const Tensor<T>& w_ih,
+                                   const Tensor<T>& w_hh, const Tensor<T>& b_ih, const Tensor<T>& b_hh,
+                                   const Tensor<T>& h0, const Tensor<T>& c0) {
+    check(x.rank() == 3, op, ": input must be [batch, steps, input_size], got shape ", x.shape());
+    check(w_hh.rank() == 2 && w_hh.shape()[0] % gates == 0 && w_hh.shape()[1] * gates == w_hh.shape()[0], op,
+          ": weight_hh must be [", gates, "·hidden, hidden], got shape ", w_hh.shape());
+    RecurrentDims d{x.shape()[0], x.shape()[1], x.shape()[2], w_hh.shape()[1], gates};
+    check(d.batch >= 1 && d.steps >= 1, op, ": input needs at least one sequence and one step, got shape ", x.shape());
+    const Shape state{d.batch, d.hidden};
+    check(w_ih.shape() == Shape{gates * d.hidden, d.input}, op, ": weight_ih must be [", gates * d.hidden, ", ",
+          d.input, "] for input ", x.shape(), " and hidden size ", d.hidden, ", got ", w_ih.shape());
+    for (const Tensor<T>* bias : {&b_ih, &b_hh})
+        check(!bias->defined() || bias->shape() == Shape{gates * d.hidden}, op, ": biases must be [",
+              gates * d.hidden, "], got ", bias->shape());
+    check(!h0.defined() || h0.shape() == state, op, ": initial hidden state must be ", state, ", got ",
+          h0.defined() ? h0.shape().to_string() : std::string());
+    check(!c0.defined() || c0.shape() == state, op, ": initial cell state must be ", state, ", got ",
+          c0.defined() ? c0.shape().to_string() : std::string());
+    return d;
+}
+
+// A = X · W_ihᵀ + bias_a + bias_b  ([T·B, G·H]); undefined biases are skipped.
+template <typename T>
+Tensor<T> input_projection(const Tensor<T>& x_time_major, const Tensor<T>& w_ih, const Tensor<T>& bias_a,
+                           const Tensor<T>& bias_b, const RecurrentDims& d) {
+    const index_t rows = d.steps * d.batch;
+    const index_t width = d.gates * d.hidden;
+    Tensor<T> projected = Tensor<T>::empty(Shape{rows, width});
+    auto out = as_matrix(projected, rows, width);
+    out.noalias() = as_matrix(x_time_major, rows, d.input) * as_matrix(w_ih, width, d.input).transpose();
+    for (const Tensor<T>* bias : {&bias_a, &bias_b})
+        if (bias->defined()) out.rowwise() += as_matrix(*bias, 1, width).row(0);
+    return projected;
+}
+
+// The initial state, or zeros when none was given.
+template <typename T>
+Tensor<T> initial_state(const Tensor<T>& given, const RecurrentDims& d) {
+    return given.defined() ? given.clone() : Tensor<T>::zeros(Shape{d.batch, d.hidden});
+}
+
+// Gradients of the weights and input from the stacked pre-activation grads:
+//   dW_ih = dA_xᵀ · X     dX = dA_x · W_ih     db = Σ_rows dA
+//   dW_hh = dA_hᵀ · H_prev (H_prev = [h_0, ..., h_(T-1)] stacked, [T·B, H])
+struct RecurrentNeeds {
+    bool x, w_ih, w_hh, b_ih, b_hh, h0, c0;
+};
+
+template <typename T>
+Tensor<T> weight_grad(const Tensor<T>& d_pre, const Tensor<T>& inputs, index_t rows, index_t width, index_t cols) {
+    Tensor<T> grad = Tensor<T>::empty(Shape{width, cols});
+    as_matrix(grad, width, cols).noalias() = as_matrix(d_pre, rows, width).transpose() * as_matrix(inputs, rows, cols);
+    return grad;
+}
+template <typename T>
+Tensor<T> bias_grad(const Tensor<T>& d_pre, index_t rows, index_t width) {
+    Tensor<T> grad = Tensor<T>::empty(Shape{width});
+    as_matrix(grad, 1, width) = as_matrix(d_pre, rows, width).colwise().sum();
+    return grad;
+}
+template <typename T>
+Tensor<T> input_grad(const Tensor<T>& d_pre, const Tensor<T>& w_ih, const RecurrentDims& d) {
+    const index_t rows = d.steps * d.batch;
+    Tensor<T> dx_time_major = Tensor<T>::empty(Shape{d.steps, d.batch, d.input});
+    as_matrix(dx_time_major, rows, d.input).noalias() =
+        as_matrix(d_pre, rows, d.gates * d.hidden) * as_matrix(w_ih, d.gates * d.hidden, d.input);
+    return to_batch_major(dx_time_major);
+}
+
+// Adds dY[:, t, :] (batch-first [B, T, H]) into dh [B, H].
+template <typename T>
+void add_output_grad(const Tensor<T>& d_output, index_t t, const RecurrentDims& d, MatrixView<T> dh) {
+    if (!d_output.defined()) return;
+    dh += Eigen::Map<const RowMatrix<T>, 0, Eigen::OuterStride<>>(d_output.data() + t * d.hidden, d.batch, d.hidden,
+                                                                   Eigen::OuterStride<>(d.steps * d.hidden));
+}
+
+}  // namespace loom::detail
