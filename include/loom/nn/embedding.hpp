@@ -1,0 +1,32 @@
+// loom/nn/embedding.hpp — a table of learned vectors, PyTorch's nn.Embedding.
+//
+//   y[s] = W[ids[s]]       W [num_embeddings, embedding_dim] ("weight")
+// Initialised N(0, 1) as in PyTorch. Backward is a scatter-add into the rows
+// that were looked up (ops/embedding.hpp).
+#pragma once
+
+#include "loom/nn/module.hpp"
+#include "loom/ops/embedding.hpp"
+
+namespace loom {
+
+template <typename T>
+class Embedding : public Module<T> {
+public:
+    Embedding(index_t num_embeddings, index_t embedding_dim, Generator& generator)
+        : num_embeddings(num_embeddings), embedding_dim(embedding_dim) {
+        detail::check(num_embeddings > 0 && embedding_dim > 0, "loom::Embedding: sizes must be positive, got ",
+                      num_embeddings, " x ", embedding_dim);
+        weight = this->register_parameter(
+            "weight", Tensor<T>::normal(Shape{num_embeddings, embedding_dim}, T(0), T(1), generator));
+    }
+
+    Tensor<T> forward(const IndexTensor& ids) const { return embedding(weight, ids); }
+    Tensor<T> operator()(const IndexTensor& ids) const { return forward(ids); }
+
+    const index_t num_embeddings;
+    const index_t embedding_dim;
+    Tensor<T> weight;
+};
+
+}  // namespace loom

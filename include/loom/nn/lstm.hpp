@@ -1,0 +1,77 @@
+// loom/nn/lstm.hpp — LSTM (a stack of layers) and LSTMCell (one step), as PyTorch's.
+//
+// Each layer runs the fused whole-sequence op in ops/lstm.hpp (equations and
+// BPTT there); layer k+1 reads layer k's output sequence. Input is batch-first
+// [B, T, input_size]; the output is the last layer's h_t for every step
+// [B, T, H], and the state holds h_T and c_T of every layer, [num_layers, B, H],
+// ready to be passed to the next call (detach it first for truncated BPTT).
+#pragma once
+
+#include <vector>
+
+#include "loom/nn/recurrent_base.hpp"
+#include "loom/ops/lstm.hpp"
+
+namespace loom {
+
+template <typename T>
+struct LstmState {
+    Tensor<T> h;  // [num_layers, B, H] (or [B, H] for a cell)
+    Tensor<T> c;
+    // The same values without history: carry state across batches without
+    // backpropagating into the previous batch.
+    LstmState detached() const { return {h.defined() ? h.detach() : h, c.defined() ? c.detach() : c}; }
+};
+
+template <typename T>
+struct LstmOutput {
+    Tensor<T> output;  // [B, T, H]
+    LstmState<T> state;
+};
+
+template <typename T>
+class LSTM : public RecurrentBase<T> {
+public:
+    LSTM(index_t input_size, index_t hidden_size, index_t num_layers, Generator& generator, double dropout = 0.0,
+         bool bias = true)
+        : RecurrentBase<T>("loom::LSTM", 4, input_size, hidden_size, num_layers, dropout, bias, generator) {}
+
+    // state: zeros when undefined.
+    LstmOutput<T> forward(const Tensor<T>& x, const LstmState<T>& state = {}) {
+        this->check_input("loom::LSTM", x, this->input_size);
+        const index_t batch = x.shape()[0];
+        std::vector<Tensor<T>> h_n, c_n;
+        Tensor<T> sequence = x;
+        for (index_t k = 0; k < this->num_layers; ++k) {
+            const auto& w = this->layers[static_cast<std::size_t>(k)];
+            LstmResult<T> layer = lstm(sequence, w.w_ih, w.w_hh, w.b_ih, w.b_hh,
+                                       this->layer_state("loom::LSTM", state.h, k, batch),
+                                       this->layer_state("loom::LSTM", state.c, k, batch));
+            sequence = this->between_layers(layer.output, k);
+            h_n.push_back(layer.h_n);
+            c_n.push_back(layer.c_n);
+        }
+        return {sequence, {stack(h_n, 0), stack(c_n, 0)}};
+    }
+    LstmOutput<T> operator()(const Tensor<T>& x, const LstmState<T>& state = {}) { return forward(x, state); }
+};
+
+// One time step: x [B, input_size], state h, c [B, H] -> new h, c [B, H].
+template <typename T>
+class LSTMCell : public RecurrentBase<T> {
+public:
+    LSTMCell(index_t input_size, index_t hidden_size, Generator& generator, bool bias = true)
+        : RecurrentBase<T>("loom::LSTMCell", 4, input_size, hidden_size, 1, 0.0, bias, generator, true) {}
+
+    LstmState<T> forward(const Tensor<T>& x, const LstmState<T>& state = {}) {
+        detail::check(x.rank() == 2 && x.shape()[1] == this->input_size, "loom::LSTMCell: input must be [batch, ",
+                      this->input_size, "], got shape ", x.shape());
+        const auto& w = this->layers[0];
+        LstmResult<T> step = lstm(reshape(x, {x.shape()[0], 1, this->input_size}), w.w_ih, w.w_hh, w.b_ih, w.b_hh,
+                                  state.h, state.c);
+        return {step.h_n, step.c_n};
+    }
+    LstmState<T> operator()(const Tensor<T>& x, const LstmState<T>& state = {}) { return forward(x, state); }
+};
+
+}  // namespace loom

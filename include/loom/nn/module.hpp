@@ -1,0 +1,111 @@
+// loom/nn/module.hpp — the base class of layers and models, after PyTorch's nn.Module.
+//
+// A Module owns named parameters (tensors that require grad) and named child
+// modules. named_parameters() walks the tree and joins names with dots, giving
+// PyTorch's names — "encoder.weight", "rnn.weight_ih_l0" — so that weights can
+// move between the two libraries by name. train()/eval() set a mode flag on the
+// whole tree (dropout reads it).
+//
+// Children are registered by reference to members of the parent, so a Module
+// can be neither copied nor moved (the references would dangle); build models in
+// place, or hold them by std::unique_ptr.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "loom/tensor/error.hpp"
+#include "loom/tensor/tensor.hpp"
+
+namespace loom {
+
+template <typename T>
+class Module {
+public:
+    Module() = default;
+    virtual ~Module() = default;
+    Module(const Module&) = delete;
+    Module& operator=(const Module&) = delete;
+    Module(Module&&) = delete;
+    Module& operator=(Module&&) = delete;
+
+    // All parameters of this module and its children, depth first, each named
+    // by its dotted path.
+    std::vector<std::pair<std::string, Tensor<T>>> named_parameters() const {
+        std::vector<std::pair<std::string, Tensor<T>>> result;
+        collect_parameters("", result);
+        return result;
+    }
+
+    std::vector<Tensor<T>> parameters() const {
+        std::vector<Tensor<T>> result;
+        for (auto& named : named_parameters()) result.push_back(named.second);
+        return result;
+    }
+
+    // The parameter with this dotted name; throws if there is none.
+    Tensor<T> parameter(const std::string& name) const {
+        for (auto& named : named_parameters())
+            if (named.first == name) return named.second;
+        detail::fail("loom::Module::parameter: no parameter named '", name, "'");
+    }
+
+    index_t parameter_count() const {
+        index_t count = 0;
+        for (const Tensor<T>& p : parameters()) count += p.numel();
+        return count;
+    }
+
+    // Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)).
+    void zero_grad() {
+        for (Tensor<T> p : parameters()) p.zero_grad();
+    }
+
+    void train(bool on = true) {
+        training_ = on;
+        for (auto& child : children_) child.second->train(on);
+    }
+    void eval() { train(false); }
+    bool is_training() const { return training_; }
+
+    const std::vector<std::pair<std::string, Module<T>*>>& named_children() const { return children_; }
+
+protected:
+    // Marks `value` as a parameter (requires_grad) named `name` and returns it.
+    Tensor<T> register_parameter(const std::string& name, Tensor<T> value) {
+        check_new_name(name);
+        value.requires_grad_(true);
+        parameters_.emplace_back(name, value);
+        return value;
+    }
+
+    // Registers a member module as the child `name`.
+    template <typename Child>
+    Child& register_module(const std::string& name, Child& child) {
+        check_new_name(name);
+        children_.emplace_back(name, &child);
+        return child;
+    }
+
+private:
+    void check_new_name(const std::string& name) const {
+        detail::check(!name.empty() && name.find('.') == std::string::npos,
+                      "loom::Module: invalid name '", name, "' (must be non-empty, without dots)");
+        for (auto& p : parameters_)
+            detail::check(p.first != name, "loom::Module: name '", name, "' is already a parameter");
+        for (auto& c : children_)
+            detail::check(c.first != name, "loom::Module: name '", name, "' is already a child module");
+    }
+
+    void collect_parameters(const std::string& prefix, std::vector<std::pair<std::string, Tensor<T>>>& out) const {
+        for (auto& p : parameters_) out.emplace_back(prefix + p.first, p.second);
+        for (auto& c : children_) c.second->collect_parameters(prefix + c.first + ".", out);
+    }
+
+    std::vector<std::pair<std::string, Tensor<T>>> parameters_;
+    std::vector<std::pair<std::string, Module<T>*>> children_;
+    bool training_ = true;
+};
+
+}  // namespace loom

@@ -1,0 +1,64 @@
+// loom/nn/rnn.hpp — RNN (a stack of Elman layers, tanh or relu) and RNNCell,
+// as PyTorch's.
+//
+// Each layer runs the fused whole-sequence op in ops/rnn.hpp (equations and
+// BPTT there). Input is batch-first [B, T, input_size]; the output is the last
+// layer's h_t for every step [B, T, H]; h_n is [num_layers, B, H].
+#pragma once
+
+#include <vector>
+
+#include "loom/nn/recurrent_base.hpp"
+#include "loom/ops/rnn.hpp"
+
+namespace loom {
+
+template <typename T>
+class RNN : public RecurrentBase<T> {
+public:
+    RNN(index_t input_size, index_t hidden_size, index_t num_layers, Generator& generator,
+        RnnNonlinearity nonlinearity = RnnNonlinearity::tanh, double dropout = 0.0, bool bias = true)
+        : RecurrentBase<T>("loom::RNN", 1, input_size, hidden_size, num_layers, dropout, bias, generator),
+          nonlinearity(nonlinearity) {}
+
+    RecurrentOutput<T> forward(const Tensor<T>& x, const Tensor<T>& h0 = Tensor<T>()) {
+        this->check_input("loom::RNN", x, this->input_size);
+        const index_t batch = x.shape()[0];
+        std::vector<Tensor<T>> h_n;
+        Tensor<T> sequence = x;
+        for (index_t k = 0; k < this->num_layers; ++k) {
+            const auto& w = this->layers[static_cast<std::size_t>(k)];
+            RnnResult<T> layer = rnn(sequence, w.w_ih, w.w_hh, w.b_ih, w.b_hh,
+                                     this->layer_state("loom::RNN", h0, k, batch), nonlinearity);
+            sequence = this->between_layers(layer.output, k);
+            h_n.push_back(layer.h_n);
+        }
+        return {sequence, stack(h_n, 0)};
+    }
+    RecurrentOutput<T> operator()(const Tensor<T>& x, const Tensor<T>& h0 = Tensor<T>()) { return forward(x, h0); }
+
+    const RnnNonlinearity nonlinearity;
+};
+
+// One time step: x [B, input_size], h [B, H] -> new h [B, H].
+template <typename T>
+class RNNCell : public RecurrentBase<T> {
+public:
+    RNNCell(index_t input_size, index_t hidden_size, Generator& generator,
+            RnnNonlinearity nonlinearity = RnnNonlinearity::tanh, bool bias = true)
+        : RecurrentBase<T>("loom::RNNCell", 1, input_size, hidden_size, 1, 0.0, bias, generator, true),
+          nonlinearity(nonlinearity) {}
+
+    Tensor<T> forward(const Tensor<T>& x, const Tensor<T>& h = Tensor<T>()) {
+        detail::check(x.rank() == 2 && x.shape()[1] == this->input_size, "loom::RNNCell: input must be [batch, ",
+                      this->input_size, "], got shape ", x.shape());
+        const auto& w = this->layers[0];
+        return rnn(reshape(x, {x.shape()[0], 1, this->input_size}), w.w_ih, w.w_hh, w.b_ih, w.b_hh, h, nonlinearity)
+            .h_n;
+    }
+    Tensor<T> operator()(const Tensor<T>& x, const Tensor<T>& h = Tensor<T>()) { return forward(x, h); }
+
+    const RnnNonlinearity nonlinearity;
+};
+
+}  // namespace loom
