@@ -82,13 +82,14 @@ GruResult<T> gru(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_h
     Tensor<T> gates = Tensor<T>::empty(Shape{d.steps * B, G});                               // r, z, n
     Tensor<T> hs = Tensor<T>::empty(Shape{d.steps + 1, B, H});                                // h_0 .. h_T
     hs.share_storage(Shape{B, H}).copy_(detail::initial_state(h0, d));
-    const auto w_hh_t = detail::as_matrix(w_hh, G, H).transpose();
+    const detail::RecurrentProduct<T> recurrent(w_hh, d.steps, true);  // q_t = h_(t-1) · W_hhᵀ + b_hh
 
     for (index_t t = 0; t < d.steps; ++t) {
         detail::MatrixView<T> q_t(q.data() + t * B * G, B, G);
         const detail::ConstMatrixView<T> h_prev(hs.data() + t * state, B, H);
-        q_t.noalias() = h_prev * w_hh_t;
-        if (b_hh.defined()) q_t.rowwise() += detail::as_matrix(b_hh, 1, G).row(0);
+        if (b_hh.defined()) q_t = detail::as_matrix(b_hh, 1, G).replicate(B, 1);
+        else q_t.setZero();
+        recurrent.accumulate(h_prev.data(), B, q_t.data());
         detail::gru_gates_forward<T>(detail::ConstMatrixView<T>(p.data() + t * B * G, B, G), detail::as_const(q_t), h_prev,
                                      detail::MatrixView<T>(gates.data() + t * B * G, B, G),
                                      detail::MatrixView<T>(hs.data() + (t + 1) * state, B, H));
@@ -110,7 +111,7 @@ GruResult<T> gru(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_h
             Tensor<T> dp = Tensor<T>::empty(Shape{d.steps * B, G});
             Tensor<T> dq = Tensor<T>::empty(Shape{d.steps * B, G});
             auto dh_m = detail::as_matrix(dh, B, H);
-            const auto w_hh_m = detail::as_matrix(w_hh, G, H);
+            const detail::RecurrentProduct<T> recurrent(w_hh, d.steps, false);  // dh_(t-1) += dq_t · W_hh
             for (index_t t = d.steps - 1; t >= 0; --t) {
                 detail::add_output_grad(grad_outputs[0], t, d, dh_m);
                 detail::MatrixView<T> dq_t(dq.data() + t * B * G, B, G);
@@ -118,7 +119,7 @@ GruResult<T> gru(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_h
                                               detail::ConstMatrixView<T>(q.data() + t * B * G, B, G),
                                               detail::ConstMatrixView<T>(hs.data() + t * state, B, H), dh_m,
                                               detail::MatrixView<T>(dp.data() + t * B * G, B, G), dq_t);
-                dh_m.noalias() += dq_t * w_hh_m;
+                recurrent.accumulate(dq_t.data(), B, dh.data());
             }
             std::vector<Tensor<T>> grads(6);
             const index_t rows = d.steps * B;

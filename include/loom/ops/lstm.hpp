@@ -90,11 +90,11 @@ LstmResult<T> lstm(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w
     Tensor<T> tanh_cs = Tensor<T>::empty(Shape{d.steps, B, H});
     hs.share_storage(Shape{B, H}).copy_(detail::initial_state(h0, d));
     cs.share_storage(Shape{B, H}).copy_(detail::initial_state(c0, d));
-    const auto w_hh_t = detail::as_matrix(w_hh, G, H).transpose();
+    const detail::RecurrentProduct<T> recurrent(w_hh, d.steps, true);  // a_t += h_(t-1) · W_hhᵀ
 
     for (index_t t = 0; t < d.steps; ++t) {
         detail::MatrixView<T> gate_t(gates.data() + t * B * G, B, G);
-        gate_t.noalias() += detail::ConstMatrixView<T>(hs.data() + t * state, B, H) * w_hh_t;
+        recurrent.accumulate(hs.data() + t * state, B, gate_t.data());
         detail::lstm_gates_forward<T>(gate_t, detail::ConstMatrixView<T>(cs.data() + t * state, B, H),
                               detail::MatrixView<T>(cs.data() + (t + 1) * state, B, H),
                               detail::MatrixView<T>(tanh_cs.data() + t * state, B, H),
@@ -118,14 +118,15 @@ LstmResult<T> lstm(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w
             Tensor<T> d_pre = Tensor<T>::empty(Shape{d.steps * B, G});
             auto dh_m = detail::as_matrix(dh, B, H);
             auto dc_m = detail::as_matrix(dc, B, H);
-            const auto w_hh_m = detail::as_matrix(w_hh, G, H);
+            const detail::RecurrentProduct<T> recurrent(w_hh, d.steps, false);  // dh_(t-1) = da_t · W_hh
             for (index_t t = d.steps - 1; t >= 0; --t) {
                 detail::add_output_grad(grad_outputs[0], t, d, dh_m);
                 detail::MatrixView<T> d_pre_t(d_pre.data() + t * B * G, B, G);
                 detail::lstm_gates_backward<T>(detail::ConstMatrixView<T>(gates.data() + t * B * G, B, G),
                                        detail::ConstMatrixView<T>(cs.data() + t * state, B, H),
                                        detail::ConstMatrixView<T>(tanh_cs.data() + t * state, B, H), detail::as_const(dh_m), dc_m, d_pre_t);
-                dh_m.noalias() = d_pre_t * w_hh_m;  // dh_(t-1) = W_hhᵀ da_t, for all B rows
+                dh_m.setZero();
+                recurrent.accumulate(d_pre_t.data(), B, dh.data());  // dh_(t-1) = W_hhᵀ da_t, for all B rows
             }
             std::vector<Tensor<T>> grads(7);
             const index_t rows = d.steps * B;

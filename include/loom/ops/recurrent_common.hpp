@@ -16,6 +16,7 @@
 #include <string>
 
 #include "loom/ops/matmul.hpp"
+#include "loom/ops/packed_gemm.hpp"
 #include "loom/tensor/tensor.hpp"
 
 namespace loom::detail {
@@ -137,6 +138,41 @@ Tensor<T> input_grad(const Tensor<T>& d_pre, const Tensor<T>& w_ih, const Recurr
         as_matrix(d_pre, rows, d.gates * d.hidden) * as_matrix(w_ih, d.gates * d.hidden, d.input);
     return to_batch_major(dx_time_major);
 }
+
+// The product with W_hh inside the time loop, out[B, ·] += rows[B, ·] · op(W_hh):
+//   forward   op(W_hh) = W_hhᵀ  ([H, G·H]: h_(t-1) → pre-activations)
+//   backward  op(W_hh) = W_hh   ([G·H, H]: da_t → dh_(t-1))
+// Over several steps the weight is packed once (packed_gemm.hpp); for a single
+// step (generation) packing would cost more than it saves, so Eigen multiplies.
+template <typename T>
+class RecurrentProduct {
+public:
+    RecurrentProduct(const Tensor<T>& w_hh, index_t steps, bool transposed)
+        : w_hh_(w_hh), transposed_(transposed), packed_(steps > 1) {
+        const index_t rows = w_hh.shape()[0], cols = w_hh.shape()[1];
+        if (packed_)
+            matrix_ = transposed ? PackedMatrix<T>::transposed(w_hh.data(), rows, cols)
+                                 : PackedMatrix<T>::plain(w_hh.data(), rows, cols);
+    }
+
+    void accumulate(const T* rows, index_t batch, T* out) const {
+        const index_t n = w_hh_.shape()[0], k = w_hh_.shape()[1];  // W_hh is [n, k]
+        const index_t depth = transposed_ ? k : n, width = transposed_ ? n : k;
+        if (packed_) {
+            gemm_packed_accumulate(rows, batch, depth, matrix_, out, width);
+            return;
+        }
+        ConstMatrixView<T> lhs(rows, batch, depth);
+        MatrixView<T> result(out, batch, width);
+        if (transposed_) result.noalias() += lhs * as_matrix(w_hh_, n, k).transpose();
+        else result.noalias() += lhs * as_matrix(w_hh_, n, k);
+    }
+
+private:
+    Tensor<T> w_hh_;
+    bool transposed_, packed_;
+    PackedMatrix<T> matrix_ = PackedMatrix<T>::empty();
+};
 
 // Adds dY[:, t, :] (batch-first [B, T, H]) into dh [B, H].
 template <typename T>

@@ -55,11 +55,11 @@ RnnResult<T> rnn(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_h
     Tensor<T> pre = detail::input_projection(x_time_major, w_ih, b_ih, b_hh, d);  // [T·B, H]
     Tensor<T> hs = Tensor<T>::empty(Shape{d.steps + 1, B, H});                     // h_0 .. h_T
     hs.share_storage(Shape{B, H}).copy_(detail::initial_state(h0, d));
-    const auto w_hh_t = detail::as_matrix(w_hh, H, H).transpose();
+    const detail::RecurrentProduct<T> recurrent(w_hh, d.steps, true);  // a_t += h_(t-1) · W_hhᵀ
 
     for (index_t t = 0; t < d.steps; ++t) {
         detail::MatrixView<T> a_t(pre.data() + t * state, B, H);
-        a_t.noalias() += detail::ConstMatrixView<T>(hs.data() + t * state, B, H) * w_hh_t;
+        recurrent.accumulate(hs.data() + t * state, B, a_t.data());
         detail::rnn_step_forward<T>(detail::as_const(a_t), detail::MatrixView<T>(hs.data() + (t + 1) * state, B, H), nonlinearity);
     }
 
@@ -78,13 +78,14 @@ RnnResult<T> rnn(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_h
             Tensor<T> dh = grad_outputs[1].defined() ? grad_outputs[1].clone() : Tensor<T>::zeros(Shape{B, H});
             Tensor<T> da = Tensor<T>::empty(Shape{d.steps * B, H});
             auto dh_m = detail::as_matrix(dh, B, H);
-            const auto w_hh_m = detail::as_matrix(w_hh, H, H);
+            const detail::RecurrentProduct<T> recurrent(w_hh, d.steps, false);  // dh_(t-1) = da_t · W_hh
             for (index_t t = d.steps - 1; t >= 0; --t) {
                 detail::add_output_grad(grad_outputs[0], t, d, dh_m);
                 detail::MatrixView<T> da_t(da.data() + t * state, B, H);
                 detail::rnn_step_backward<T>(detail::ConstMatrixView<T>(hs.data() + (t + 1) * state, B, H), detail::as_const(dh_m),
                                              da_t, nonlinearity);
-                dh_m.noalias() = da_t * w_hh_m;
+                dh_m.setZero();
+                recurrent.accumulate(da_t.data(), B, dh.data());
             }
             std::vector<Tensor<T>> grads(6);
             const index_t rows = d.steps * B;
