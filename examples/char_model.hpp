@@ -93,6 +93,22 @@ public:
         return decoder(hidden);
     }
 
+    // Inference only (under NoGradGuard): one character per sequence, ids [B]
+    // -> logits [B, V], advancing `state` by one step (the fast path for
+    // generation, see LSTM::step).
+    loom::Tensor<T> step(const loom::IndexTensor& ids, State<T>& state) const {
+        const loom::index_t batch = ids.numel();
+        const loom::Tensor<T> embedded = encoder(ids.reshaped(loom::Shape{batch}));
+        if (lstm) {
+            loom::LstmState<T> next = lstm->step(embedded, {state.h, state.c});
+            state = {next.h, next.c};
+        } else {
+            state = {gru ? gru->step(embedded, state.h) : rnn->step(embedded, state.h), loom::Tensor<T>()};
+        }
+        const loom::index_t H = config.hidden_size;
+        return decoder(state.h.share_storage(loom::Shape{batch, H}, (config.num_layers - 1) * batch * H));
+    }
+
     const Config config;
     loom::Embedding<T> encoder;
     std::unique_ptr<loom::LSTM<T>> lstm;  // exactly one of the three is set

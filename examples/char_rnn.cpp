@@ -95,9 +95,9 @@ cli::Parser make_parser(Options& o) {
 // The bundled corpus is found from the build tree too, not only from the repository root.
 std::string resolve_data_path(const std::string& path) {
     if (std::filesystem::exists(path)) return path;
-#ifdef LOOM_SOURCE_DIR
-    const std::string in_source = std::string(LOOM_SOURCE_DIR) + "/" + path;
-    if (std::filesystem::exists(in_source)) return in_source;
+#ifdef LOOM_DATA_DIR
+    const std::string bundled = std::string(LOOM_DATA_DIR) + "/" + std::filesystem::path(path).filename().string();
+    if (std::filesystem::exists(bundled)) return bundled;
 #endif
     return path;  // CharDataset reports the missing file
 }
@@ -142,7 +142,7 @@ std::string generate(Model& model, const loom::Vocabulary& vocabulary, const std
     for (loom::index_t i = 0; i < length; ++i) {
         const loom::index_t next = loom::sample_last_row(logits, temperature, generator);
         generated.push_back(next);
-        logits = model.forward(loom::IndexTensor({next}).reshaped(loom::Shape{1, 1}), state);
+        logits = model.step(loom::IndexTensor({next}), state);
     }
     model.train();
     return prompt + vocabulary.decode(generated);

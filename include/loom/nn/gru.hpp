@@ -35,6 +35,24 @@ public:
         return {sequence, stack(h_n, 0)};
     }
     RecurrentOutput<T> operator()(const Tensor<T>& x, const Tensor<T>& h0 = Tensor<T>()) { return forward(x, h0); }
+
+    // Inference only (under NoGradGuard): one time step for x [B, input_size]
+    // from state h [num_layers, B, H] (undefined: zeros), returning the new state.
+    Tensor<T> step(const Tensor<T>& x, const Tensor<T>& h = Tensor<T>()) const {
+        this->check_step("loom::GRU::step", x);
+        const index_t batch = x.shape()[0], H = this->hidden_size;
+        Tensor<T> next = Tensor<T>::empty(Shape{this->num_layers, batch, H});
+        Tensor<T> input = x;
+        for (index_t k = 0; k < this->num_layers; ++k) {
+            const auto& w = this->layers[static_cast<std::size_t>(k)];
+            Tensor<T> h_k = this->state_row("loom::GRU::step", h, k, batch);
+            if (!h_k.defined()) h_k = Tensor<T>::zeros(Shape{batch, H});
+            Tensor<T> h_next = this->state_row("", next, k, batch);
+            gru_step_inference(input, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h_k, h_next);
+            input = h_next;
+        }
+        return next;
+    }
 };
 
 // One time step: x [B, input_size], h [B, H] -> new h [B, H].

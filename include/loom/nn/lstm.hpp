@@ -54,6 +54,28 @@ public:
         return {sequence, {stack(h_n, 0), stack(c_n, 0)}};
     }
     LstmOutput<T> operator()(const Tensor<T>& x, const LstmState<T>& state = {}) { return forward(x, state); }
+
+    // Inference only (under NoGradGuard): one time step for x [B, input_size],
+    // returning the new state. Same values as forward() on a length-1 sequence,
+    // without its copies and graph, with each layer's units split over threads.
+    LstmState<T> step(const Tensor<T>& x, const LstmState<T>& state = {}) const {
+        this->check_step("loom::LSTM::step", x);
+        const index_t batch = x.shape()[0], H = this->hidden_size;
+        LstmState<T> next{Tensor<T>::empty(Shape{this->num_layers, batch, H}),
+                          Tensor<T>::empty(Shape{this->num_layers, batch, H})};
+        Tensor<T> input = x;
+        for (index_t k = 0; k < this->num_layers; ++k) {
+            const auto& w = this->layers[static_cast<std::size_t>(k)];
+            Tensor<T> h = this->state_row("loom::LSTM::step", state.h, k, batch);
+            Tensor<T> c = this->state_row("loom::LSTM::step", state.c, k, batch);
+            if (!h.defined()) h = Tensor<T>::zeros(Shape{batch, H});
+            if (!c.defined()) c = Tensor<T>::zeros(Shape{batch, H});
+            Tensor<T> h_next = this->state_row("", next.h, k, batch), c_next = this->state_row("", next.c, k, batch);
+            lstm_step_inference(input, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h, c, h_next, c_next);
+            input = h_next;
+        }
+        return next;
+    }
 };
 
 // One time step: x [B, input_size], state h, c [B, H] -> new h, c [B, H].

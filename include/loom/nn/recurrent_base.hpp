@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "loom/autograd/grad_mode.hpp"
 #include "loom/nn/module.hpp"
 #include "loom/ops/concat.hpp"
 #include "loom/ops/dropout.hpp"
@@ -85,6 +86,27 @@ protected:
     Tensor<T> between_layers(const Tensor<T>& output, index_t layer) {
         if (layer + 1 == num_layers || dropout == 0.0 || !this->is_training()) return output;
         return loom::dropout(output, dropout, true, dropout_generator_);
+    }
+
+    // step() runs the inference kernels, which record nothing: refuse to run
+    // where a gradient is expected.
+    void check_step(const char* op, const Tensor<T>& x) const {
+        detail::check(!is_grad_enabled() || !x.requires_grad(), op,
+                      ": step() is for inference and records no graph; call it under NoGradGuard, or use forward()");
+        for (const Tensor<T>& p : this->parameters())
+            detail::check(!is_grad_enabled() || !p.requires_grad(), op,
+                          ": step() is for inference and records no graph; call it under NoGradGuard, or use forward()");
+        detail::check(x.rank() == 2 && x.shape()[1] == input_size, op, ": step input must be [batch, ", input_size,
+                      "], got shape ", x.shape());
+    }
+
+    // Row `layer` of a [num_layers, B, H] state tensor as a [B, H] tensor over the
+    // same memory (no autograd: for step()). Undefined stays undefined.
+    Tensor<T> state_row(const char* op, const Tensor<T>& state, index_t layer, index_t batch) const {
+        if (!state.defined()) return state;
+        detail::check(state.shape() == Shape{num_layers, batch, hidden_size}, op, ": state must be [num_layers=",
+                      num_layers, ", batch=", batch, ", hidden=", hidden_size, "], got ", state.shape());
+        return state.share_storage(Shape{batch, hidden_size}, layer * batch * hidden_size);
     }
 
     static void check_input(const char* op, const Tensor<T>& x, index_t input_size) {

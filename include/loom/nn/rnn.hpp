@@ -37,6 +37,24 @@ public:
     }
     RecurrentOutput<T> operator()(const Tensor<T>& x, const Tensor<T>& h0 = Tensor<T>()) { return forward(x, h0); }
 
+    // Inference only (under NoGradGuard): one time step for x [B, input_size]
+    // from state h [num_layers, B, H] (undefined: zeros), returning the new state.
+    Tensor<T> step(const Tensor<T>& x, const Tensor<T>& h = Tensor<T>()) const {
+        this->check_step("loom::RNN::step", x);
+        const index_t batch = x.shape()[0], H = this->hidden_size;
+        Tensor<T> next = Tensor<T>::empty(Shape{this->num_layers, batch, H});
+        Tensor<T> input = x;
+        for (index_t k = 0; k < this->num_layers; ++k) {
+            const auto& w = this->layers[static_cast<std::size_t>(k)];
+            Tensor<T> h_k = this->state_row("loom::RNN::step", h, k, batch);
+            if (!h_k.defined()) h_k = Tensor<T>::zeros(Shape{batch, H});
+            Tensor<T> h_next = this->state_row("", next, k, batch);
+            rnn_step_inference(input, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h_k, h_next, nonlinearity);
+            input = h_next;
+        }
+        return next;
+    }
+
     const RnnNonlinearity nonlinearity;
 };
 

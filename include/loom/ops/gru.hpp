@@ -134,4 +134,27 @@ GruResult<T> gru(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_h
     return result;
 }
 
+// One step without autograd (see lstm_step_inference): x [B, I], h [B, H] ->
+// h_next [B, H], with the hidden units split over threads.
+template <typename T>
+void gru_step_inference(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_hh, const Tensor<T>& b_ih,
+                        const Tensor<T>& b_hh, const Tensor<T>& h, Tensor<T>& h_next) {
+    const index_t B = h.shape()[0], H = h.shape()[1], G = 3 * H;
+    Tensor<T> p = Tensor<T>::empty(Shape{B, G}), q = Tensor<T>::empty(Shape{B, G});
+    auto p_m = detail::as_matrix(p, B, G);
+    auto q_m = detail::as_matrix(q, B, G);
+    detail::for_unit_ranges(H, 3 * B * (w_ih.shape()[1] + H), [&](index_t u0, index_t u1) {
+        const index_t count = u1 - u0;
+        for (index_t block = 0; block < 3; ++block) {
+            detail::step_preactivation(x, w_ih, b_ih, Tensor<T>(), w_hh, Tensor<T>(), block, u0, u1, H, p_m);
+            detail::step_preactivation(Tensor<T>(), w_ih, Tensor<T>(), h, w_hh, b_hh, block, u0, u1, H, q_m);
+        }
+        auto r = (p_m.middleCols(u0, count).array() + q_m.middleCols(u0, count).array()).logistic();
+        auto z = (p_m.middleCols(H + u0, count).array() + q_m.middleCols(H + u0, count).array()).logistic().eval();
+        auto n = (p_m.middleCols(2 * H + u0, count).array() + r * q_m.middleCols(2 * H + u0, count).array()).tanh();
+        detail::as_matrix(h_next, B, H).middleCols(u0, count).array() =
+            (T(1) - z) * n + z * detail::as_matrix(h, B, H).middleCols(u0, count).array();
+    });
+}
+
 }  // namespace loom

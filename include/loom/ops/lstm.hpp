@@ -145,4 +145,31 @@ LstmResult<T> lstm(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w
     return result;
 }
 
+// One step without autograd, for generation and other inference: the
+// arithmetic of lstm() with T = 1, reading x [B, I], h and c [B, H] and writing
+// the new states to h_next and c_next. The hidden units are split over threads;
+// each computes the four gate pre-activations of its units (its slices of W_ih
+// and W_hh, which then stay in its core's cache from step to step), then its
+// part of c and h.
+template <typename T>
+void lstm_step_inference(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_hh, const Tensor<T>& b_ih,
+                         const Tensor<T>& b_hh, const Tensor<T>& h, const Tensor<T>& c, Tensor<T>& h_next,
+                         Tensor<T>& c_next) {
+    const index_t B = h.shape()[0], H = h.shape()[1], G = 4 * H;
+    Tensor<T> pre = Tensor<T>::empty(Shape{B, G});
+    auto pre_m = detail::as_matrix(pre, B, G);
+    detail::for_unit_ranges(H, 4 * B * (w_ih.shape()[1] + H), [&](index_t u0, index_t u1) {
+        const index_t count = u1 - u0;
+        for (index_t block = 0; block < 4; ++block)
+            detail::step_preactivation(x, w_ih, b_ih, h, w_hh, b_hh, block, u0, u1, H, pre_m);
+        auto i = pre_m.middleCols(u0, count).array().logistic();
+        auto f = pre_m.middleCols(H + u0, count).array().logistic();
+        auto g = pre_m.middleCols(2 * H + u0, count).array().tanh();
+        auto o = pre_m.middleCols(3 * H + u0, count).array().logistic();
+        auto c_new = detail::as_matrix(c_next, B, H).middleCols(u0, count).array();
+        c_new = f * detail::as_matrix(c, B, H).middleCols(u0, count).array() + i * g;
+        detail::as_matrix(h_next, B, H).middleCols(u0, count).array() = o * c_new.tanh();
+    });
+}
+
 }  // namespace loom

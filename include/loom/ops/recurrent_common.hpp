@@ -174,6 +174,34 @@ private:
     PackedMatrix<T> matrix_ = PackedMatrix<T>::empty();
 };
 
+// For the single-step inference kernels: pre[:, block·H + u0 : block·H + u1] =
+// x · W_ih[rows]ᵀ + h · W_hh[rows]ᵀ (+ b_ih + b_hh), rows = block·H + [u0, u1);
+// pass an undefined x or h to leave that term out. The hidden units [u0, u1) are
+// one thread's share, so a thread reads only its own slices of the weights.
+template <typename T>
+void step_preactivation(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& b_ih, const Tensor<T>& h,
+                        const Tensor<T>& w_hh, const Tensor<T>& b_hh, index_t block, index_t u0, index_t u1,
+                        index_t hidden, MatrixView<T> pre) {
+    const index_t batch = pre.rows(), first = block * hidden + u0, count = u1 - u0;
+    auto out = pre.middleCols(first, count);
+    out.setZero();
+    if (x.defined()) {
+        const index_t in = w_ih.shape()[1];
+        out.noalias() += as_matrix(x, batch, in) * ConstMatrixView<T>(w_ih.data() + first * in, count, in).transpose();
+    }
+    if (h.defined())
+        out.noalias() += as_matrix(h, batch, hidden) *
+                         ConstMatrixView<T>(w_hh.data() + first * hidden, count, hidden).transpose();
+    for (const Tensor<T>* bias : {&b_ih, &b_hh})
+        if (bias->defined()) out.rowwise() += ConstMatrixView<T>(bias->data() + first, 1, count).row(0);
+}
+
+// Splits the hidden units over threads for a single step (see parallel.hpp).
+template <typename Fn>
+void for_unit_ranges(index_t hidden, index_t work_per_unit, Fn fn) {
+    parallel_for(hidden, std::max<index_t>(1, parallel_grain / std::max<index_t>(work_per_unit, 1)), fn);
+}
+
 // Adds dY[:, t, :] (batch-first [B, T, H]) into dh [B, H].
 template <typename T>
 void add_output_grad(const Tensor<T>& d_output, index_t t, const RecurrentDims& d, MatrixView<T> dh) {

@@ -103,4 +103,22 @@ RnnResult<T> rnn(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_h
     return result;
 }
 
+// One step without autograd (see lstm_step_inference): x [B, I], h [B, H] ->
+// h_next [B, H], with the hidden units split over threads.
+template <typename T>
+void rnn_step_inference(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_hh, const Tensor<T>& b_ih,
+                        const Tensor<T>& b_hh, const Tensor<T>& h, Tensor<T>& h_next, RnnNonlinearity nonlinearity) {
+    const index_t B = h.shape()[0], H = h.shape()[1];
+    Tensor<T> pre = Tensor<T>::empty(Shape{B, H});
+    auto pre_m = detail::as_matrix(pre, B, H);
+    detail::for_unit_ranges(H, B * (w_ih.shape()[1] + H), [&](index_t u0, index_t u1) {
+        detail::step_preactivation(x, w_ih, b_ih, h, w_hh, b_hh, 0, u0, u1, H, pre_m);
+        const index_t count = u1 - u0;
+        auto a = pre_m.middleCols(u0, count).array();
+        auto out = detail::as_matrix(h_next, B, H).middleCols(u0, count).array();
+        if (nonlinearity == RnnNonlinearity::tanh) out = a.tanh();
+        else out = a.max(T(0));
+    });
+}
+
 }  // namespace loom

@@ -1,0 +1,323 @@
+// bench/vs_libtorch.cpp — loom against libtorch (PyTorch's C++ API) on the same
+// workloads, timed in the same process, one line per workload and thread count:
+//
+//   workload=<name> threads=<n> loom_ms=<x> libtorch_ms=<y> speedup=<y/x>
+//
+// Workloads (float32, batch-first, as in examples/char_model.hpp):
+//   lstm_train, gru_train, rnn_train — Embedding(65→64) → 1-layer cell(256) →
+//       Linear(256→65) → cross-entropy, B=32, T=64: forward + backward + SGD step.
+//   lstm_gen_greedy — Embedding(65→64) → 2-layer LSTM(256) → Linear(→65),
+//       generating 1,000 characters one at a time at batch 1 with argmax
+//       (time per 1,000 characters).
+// Each side gets warm-up runs, then the median of --iterations runs (≥ 20).
+//
+// A fair baseline: Debian's libtorch does its GEMMs through the system BLAS.
+// With OpenBLAS 0.3.21 that means setting OPENBLAS_CORETYPE=SkylakeX (it does
+// not recognise this CPU and would fall back to SSE3 kernels) and, with two
+// threads, OMP_WAIT_POLICY=PASSIVE (so OpenBLAS's and OpenMP's thread pools
+// don't spin against each other). Both must be in the environment before the
+// libraries load, so the program sets them and re-executes itself. It then
+// times a 1024³ torch::mm; below 50 GFLOP/s the baseline is misconfigured and
+// every speedup is printed as "invalid".
+// OMP_WAIT_POLICY=PASSIVE would also put loom's OpenMP threads to sleep between
+// parallel regions (the two libraries share one OpenMP runtime), which is not
+// loom's configuration; so the loom side runs in a child process (this program
+// with --loom-side) with the environment the user started it with.
+#include <torch/torch.h>
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <loom/autograd/engine.hpp>
+#include <loom/decode/sample.hpp>
+#include <loom/nn/loss.hpp>
+#include <loom/optim/sgd.hpp>
+#include <loom/tensor/parallel.hpp>
+
+#include "../examples/char_model.hpp"
+
+namespace {
+
+constexpr loom::index_t vocab = 65, embedding_dim = 64, hidden = 256, batch = 32, steps = 64, generated = 1000;
+
+// ---- environment ---------------------------------------------------------
+
+void reexec_with_blas_environment(char** argv) {
+    if (std::getenv("LOOM_VS_LIBTORCH_CONFIGURED") != nullptr) return;
+    setenv("LOOM_VS_LIBTORCH_CONFIGURED", "1", 1);
+    // Remember the user's own wait policy for the loom child process.
+    const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+    setenv("LOOM_VS_LIBTORCH_USER_WAIT_POLICY", wait_policy ? wait_policy : "", 1);
+    setenv("OPENBLAS_CORETYPE", "SkylakeX", 0);  // keep a value the user chose
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+    execv("/proc/self/exe", argv);
+    std::perror("vs_libtorch: re-exec failed; continuing without the BLAS environment");
+}
+
+// OpenBLAS keeps its own thread pool; torch::set_num_threads does not size it.
+void set_blas_threads(int threads) {
+    using SetThreads = void (*)(int);
+    if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(threads);
+}
+
+std::string blas_name() {
+    using GetConfig = char* (*)();
+    if (auto config = reinterpret_cast<GetConfig>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) return config();
+    return "not OpenBLAS (reference BLAS?)";
+}
+
+// ---- timing --------------------------------------------------------------
+
+double median_ms(const std::function<void()>& run, int warmup, int iterations) {
+    for (int i = 0; i < warmup; ++i) run();
+    std::vector<double> times;
+    for (int i = 0; i < iterations; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        run();
+        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+}
+
+double torch_gemm_gflops() {
+    torch::NoGradGuard no_grad;
+    const auto a = torch::randn({1024, 1024}), b = torch::randn({1024, 1024});
+    const double ms = median_ms([&] { torch::mm(a, b); }, 2, 7);
+    return 2.0 * 1024 * 1024 * 1024 / (ms * 1e6);
+}
+
+// ---- the libtorch side ---------------------------------------------------
+
+struct TorchCharModel : torch::nn::Module {
+    TorchCharModel(const std::string& cell, int64_t layers) : cell(cell) {
+        encoder = register_module("encoder", torch::nn::Embedding(vocab, embedding_dim));
+        const auto options = [&](auto o) { return o.num_layers(layers).batch_first(true); };
+        if (cell == "lstm") lstm = register_module("rnn", torch::nn::LSTM(options(torch::nn::LSTMOptions(embedding_dim, hidden))));
+        if (cell == "gru") gru = register_module("rnn", torch::nn::GRU(options(torch::nn::GRUOptions(embedding_dim, hidden))));
+        if (cell == "rnn") rnn = register_module("rnn", torch::nn::RNN(options(torch::nn::RNNOptions(embedding_dim, hidden))));
+        decoder = register_module("decoder", torch::nn::Linear(hidden, vocab));
+    }
+
+    torch::Tensor forward(const torch::Tensor& ids) {
+        const auto x = encoder(ids);
+        const auto h = cell == "lstm" ? std::get<0>(lstm(x)) : cell == "gru" ? std::get<0>(gru(x)) : std::get<0>(rnn(x));
+        return decoder(h);
+    }
+
+    std::string cell;
+    torch::nn::Embedding encoder{nullptr};
+    torch::nn::LSTM lstm{nullptr};
+    torch::nn::GRU gru{nullptr};
+    torch::nn::RNN rnn{nullptr};
+    torch::nn::Linear decoder{nullptr};
+};
+
+struct TorchTrain {
+    explicit TorchTrain(const std::string& cell)
+        : model(std::make_shared<TorchCharModel>(cell, 1)),
+          optimizer(model->parameters(), torch::optim::SGDOptions(0.1)),
+          inputs(torch::randint(vocab, {batch, steps}, torch::kLong)),
+          targets(torch::randint(vocab, {batch, steps}, torch::kLong)) {}
+
+    void step() {
+        const auto logits = model->forward(inputs);
+        const auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, vocab}), targets.reshape({-1}));
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+    }
+
+    std::shared_ptr<TorchCharModel> model;
+    torch::optim::SGD optimizer;
+    torch::Tensor inputs, targets;
+};
+
+int64_t torch_generate() {
+    static auto model = std::make_shared<TorchCharModel>("lstm", 2);
+    torch::NoGradGuard no_grad;
+    model->eval();
+    std::tuple<torch::Tensor, torch::Tensor> state{torch::zeros({2, 1, hidden}), torch::zeros({2, 1, hidden})};
+    int64_t token = 0, checksum = 0;
+    for (loom::index_t i = 0; i < generated; ++i) {
+        const auto x = model->encoder(torch::full({1, 1}, token, torch::kLong));
+        auto [output, new_state] = model->lstm(x, state);
+        state = new_state;
+        token = model->decoder(output).argmax(-1).item<int64_t>();
+        checksum += token;
+    }
+    return checksum;
+}
+
+// ---- the loom side -------------------------------------------------------
+
+struct LoomTrain {
+    explicit LoomTrain(const std::string& cell) : generator(7), model(config(cell, 1), generator),
+          optimizer(model.parameters(), 0.1) {
+        std::vector<loom::index_t> in(batch * steps), out(batch * steps);
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            in[i] = static_cast<loom::index_t>(generator.below(vocab));
+            out[i] = static_cast<loom::index_t>(generator.below(vocab));
+        }
+        inputs = loom::IndexTensor(in, loom::Shape{batch, steps});
+        targets = loom::IndexTensor(out, loom::Shape{batch, steps});
+    }
+
+    static char_model::Config config(const std::string& cell, loom::index_t layers) {
+        char_model::Config c;
+        c.vocabulary_size = vocab;
+        c.embedding_dim = embedding_dim;
+        c.hidden_size = hidden;
+        c.num_layers = layers;
+        c.cell = char_model::parse_cell(cell);
+        return c;
+    }
+
+    void step() {
+        char_model::State<float> state;
+        const loom::Tensor<float> loss = loom::cross_entropy(model.forward(inputs, state), targets);
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+    }
+
+    loom::Generator generator;
+    char_model::CharModel<float> model;
+    loom::SGD<float> optimizer;
+    loom::IndexTensor inputs, targets;
+};
+
+loom::index_t loom_generate() {
+    static loom::Generator generator(11);
+    static char_model::CharModel<float> model(LoomTrain::config("lstm", 2), generator);
+    loom::NoGradGuard no_grad;
+    model.eval();
+    char_model::State<float> state;
+    loom::index_t token = 0, checksum = 0;
+    for (loom::index_t i = 0; i < generated; ++i) {
+        const loom::Tensor<float> logits = model.step(loom::IndexTensor({token}), state);
+        token = loom::argmax(logits.data(), vocab);
+        checksum += token;
+    }
+    return checksum;
+}
+
+// Runs the loom side in a child process with the user's OpenMP wait policy and
+// returns its median times, one per workload.
+std::vector<double> loom_side_in_child(int threads, const std::string& workloads, int iterations) {
+    const char* user_policy = std::getenv("LOOM_VS_LIBTORCH_USER_WAIT_POLICY");
+    std::string command = user_policy && *user_policy ? std::string("env OMP_WAIT_POLICY=") + user_policy
+                                                      : std::string("env -u OMP_WAIT_POLICY");
+    command += " /proc/" + std::to_string(getpid()) + "/exe --loom-side --threads " + std::to_string(threads) +
+               " --workloads " + workloads + " --iterations " + std::to_string(iterations);
+    FILE* child = popen(command.c_str(), "r");
+    if (child == nullptr) throw std::runtime_error("vs_libtorch: cannot start " + command);
+    std::vector<double> times;
+    char line[256];
+    while (std::fgets(line, sizeof line, child) != nullptr) {
+        double ms = 0;
+        if (std::sscanf(line, "loom_ms=%lf", &ms) == 1) times.push_back(ms);
+    }
+    if (pclose(child) != 0) throw std::runtime_error("vs_libtorch: the loom side failed: " + command);
+    return times;
+}
+
+double loom_workload_ms(const std::string& workload, int iterations) {
+    if (workload == "lstm_gen_greedy") return median_ms([] { loom_generate(); }, 2, iterations);
+    LoomTrain side(workload.substr(0, workload.size() - 6));
+    return median_ms([&] { side.step(); }, 3, iterations);
+}
+
+double torch_workload_ms(const std::string& workload, int iterations) {
+    if (workload == "lstm_gen_greedy") return median_ms([] { torch_generate(); }, 2, iterations);
+    TorchTrain side(workload.substr(0, workload.size() - 6));
+    return median_ms([&] { side.step(); }, 3, iterations);
+}
+
+bool known_workload(const std::string& w) {
+    return w == "lstm_gen_greedy" || w == "lstm_train" || w == "gru_train" || w == "rnn_train";
+}
+
+std::vector<std::string> split(const std::string& text) {
+    std::vector<std::string> parts;
+    std::stringstream in(text);
+    for (std::string part; std::getline(in, part, ',');)
+        if (!part.empty()) parts.push_back(part);
+    return parts;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    reexec_with_blas_environment(argv);
+    int iterations = 20;
+    bool loom_side = false;
+    std::string thread_list = "1,2", workload_list = "lstm_train,gru_train,rnn_train,lstm_gen_greedy";
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        const bool has_value = i + 1 < argc;
+        if (arg == "--iterations" && has_value) iterations = std::max(20, std::atoi(argv[++i]));
+        else if (arg == "--threads" && has_value) thread_list = argv[++i];
+        else if (arg == "--workloads" && has_value) workload_list = argv[++i];
+        else if (arg == "--loom-side") loom_side = true;
+        else {
+            std::cout << "usage: vs_libtorch [--iterations N>=20] [--threads 1,2] [--workloads "
+                      << workload_list << "]\n";
+            return arg == "--help" ? 0 : 2;
+        }
+    }
+    const std::vector<std::string> workloads = split(workload_list);
+    for (const std::string& w : workloads)
+        if (!known_workload(w)) {
+            std::cerr << "vs_libtorch: unknown workload " << w << "\n";
+            return 2;
+        }
+
+    if (loom_side) {  // the child: loom only, one line per workload
+        loom::set_num_threads(std::atoi(thread_list.c_str()));
+        for (const std::string& w : workloads) std::printf("loom_ms=%.6f\n", loom_workload_ms(w, iterations));
+        return 0;
+    }
+
+    std::cout << "# libtorch " << TORCH_VERSION << ", BLAS: " << blas_name()
+              << "\n# libtorch side: OPENBLAS_CORETYPE=" << (std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "")
+              << " OMP_WAIT_POLICY=" << (std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "")
+              << " (set by this program); loom side: a child process with the caller's environment\n";
+    torch::set_num_threads(1);
+    set_blas_threads(1);
+    const double gflops = torch_gemm_gflops();
+    const bool valid = gflops >= 50.0;
+    std::printf("# libtorch 1024^3 torch::mm on 1 thread: %.1f GFLOP/s%s\n", gflops,
+                valid ? "" : " (below 50: the baseline is misconfigured, speedups are invalid)");
+
+    for (const std::string& threads_text : split(thread_list)) {
+        const int threads = std::atoi(threads_text.c_str());
+        const std::vector<double> loom_times = loom_side_in_child(threads, workload_list, iterations);
+        if (loom_times.size() != workloads.size()) {
+            std::cerr << "vs_libtorch: the loom side returned " << loom_times.size() << " times\n";
+            return 1;
+        }
+        torch::set_num_threads(threads);
+        set_blas_threads(threads);
+        for (std::size_t k = 0; k < workloads.size(); ++k) {
+            const double torch_ms = torch_workload_ms(workloads[k], iterations);
+            std::printf("workload=%s threads=%d loom_ms=%.3f libtorch_ms=%.3f speedup=", workloads[k].c_str(),
+                        threads, loom_times[k], torch_ms);
+            if (valid) std::printf("%.2f\n", torch_ms / loom_times[k]);
+            else std::printf("invalid\n");
+            std::fflush(stdout);
+        }
+    }
+    return 0;
+}
