@@ -4,6 +4,10 @@
 //   tensor/    Shape, Storage, Tensor<T>, IndexTensor, Generator, printing, threads
 //   autograd/  graph nodes, the backward engine, NoGradGuard, gradcheck
 //   ops/       differentiable operations (each with its backward)
+//   nn/        Module and layers: Linear, Embedding, RNN/LSTM/GRU (+ cells), losses
+//   optim/     SGD, gradient clipping
+//   decode/    picking tokens from logits (greedy, temperature sampling)
+//   data/      UTF-8 text, vocabularies, mini-batches (needs only tensor/)
 // Each header also works on its own.
 #pragma once
 
@@ -39,3 +43,27 @@
 #include "loom/ops/softmax.hpp"
 #include "loom/ops/transpose.hpp"
 #include "loom/ops/unary.hpp"
+#include "loom/ops/packed_gemm.hpp"
+#include "loom/ops/recurrent_common.hpp"
+#include "loom/ops/lstm.hpp"
+#include "loom/ops/gru.hpp"
+#include "loom/ops/rnn.hpp"
+
+#include "loom/nn/module.hpp"
+#include "loom/nn/embedding.hpp"
+#include "loom/nn/linear.hpp"
+#include "loom/nn/loss.hpp"
+#include "loom/nn/recurrent_base.hpp"
+#include "loom/nn/lstm.hpp"
+#include "loom/nn/gru.hpp"
+#include "loom/nn/rnn.hpp"
+
+#include "loom/optim/sgd.hpp"
+#include "loom/optim/clip_grad.hpp"
+
+#include "loom/decode/sample.hpp"
+
+#include "loom/data/utf8.hpp"
+#include "loom/data/vocabulary.hpp"
+#include "loom/data/text_dataset.hpp"
+#include "loom/data/batcher.hpp"
