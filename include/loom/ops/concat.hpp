@@ -66,6 +66,8 @@ Tensor<T> stack(const std::vector<Tensor<T>>& tensors, int dim) {
     const int at = dim < 0 ? dim + first.rank() + 1 : dim;
     detail::check(at >= 0 && at <= first.rank(), "loom::stack: dimension ", dim, " is out of range for tensors of shape ",
                   first);
+    detail::check(first.rank() < Shape::max_rank, "loom::stack: tensors of shape ", first,
+                  " already have the maximum rank ", Shape::max_rank);
     std::vector<Tensor<T>> expanded;
     expanded.reserve(tensors.size());
     for (std::size_t k = 0; k < tensors.size(); ++k) {

@@ -34,8 +34,10 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const IndexTensor& targets, ind
                   "loom::cross_entropy: logits ", logits.shape(), " need targets of shape ",
                   logits.rank() >= 2 ? logits.shape().without(logits.rank() - 1).to_string() : std::string("[N]"),
                   ", got ", targets.shape());
+    // Check every target, not `rows` of them: with 0 classes rows is 0 but the
+    // targets are not, and any target that is not ignored is out of range.
     index_t counted = 0;
-    for (index_t i = 0; i < rows; ++i) {
+    for (index_t i = 0; i < targets.numel(); ++i) {
         const index_t t = targets[i];
         if (t == ignore_index) continue;
         detail::check(t >= 0 && t < classes, "loom::cross_entropy: target ", t, " at position ", i,
@@ -50,7 +52,7 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const IndexTensor& targets, ind
     std::vector<T> row_loss(static_cast<std::size_t>(rows), T(0));
     detail::for_each_row(rows, classes, [&](index_t r) {
         const T row_max = x.row(r).maxCoeff();
-        p.row(r).array() = (x.row(r).array() - row_max).exp();
+        p.row(r).array() = detail::exp_shifted(x.row(r).array() - row_max);
         const T total = p.row(r).sum();
         p.row(r) /= total;
         const index_t t = targets[r];

@@ -16,6 +16,8 @@ namespace loom {
 
 namespace detail {
 inline Shape infer_shape(const Shape& from, std::vector<index_t> sizes) {
+    check(sizes.size() <= static_cast<std::size_t>(Shape::max_rank), "loom::reshape: cannot view ", from, " with ",
+          sizes.size(), " dimensions (at most ", Shape::max_rank, ")");
     int inferred = -1;
     index_t known = 1;
     for (std::size_t d = 0; d < sizes.size(); ++d) {
@@ -58,6 +60,8 @@ Tensor<T> unsqueeze(const Tensor<T>& x, int dim) {
     const int rank = x.rank();
     const int at = dim < 0 ? dim + rank + 1 : dim;
     detail::check(at >= 0 && at <= rank, "loom::unsqueeze: dimension ", dim, " is out of range for shape ", x.shape());
+    detail::check(rank < Shape::max_rank, "loom::unsqueeze: shape ", x.shape(), " already has the maximum rank ",
+                  Shape::max_rank);
     return reshape(x, x.shape().inserted(at, 1).to_vector());
 }
 

@@ -10,6 +10,8 @@
 //   log_softmax  dx_i = g_i - softmax(x)_i Σ_j g_j  = g_i - e^(y_i) Σ_j g_j
 #pragma once
 
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "loom/autograd/node.hpp"
@@ -29,6 +31,19 @@ void for_each_row(index_t rows, index_t cols, Fn fn) {
                  });
 }
 
+// e^s for shifted logits s = x - max (all <= 0), as an Eigen expression.
+// Eigen's vectorised exp clamps its argument (near -88.7 in float, -709.8 in
+// double), so e^(-inf) would come out as a tiny positive number, not 0, and a
+// position masked with -inf would keep a sliver of probability. Exponents below
+// log(smallest normal number) are therefore set to exactly 0; the row's sum
+// holds e^0 = 1 from the max, so this changes no result by more than rounding.
+template <typename Shifted>
+auto exp_shifted(const Shifted& shifted) {
+    using T = typename Shifted::Scalar;
+    static const T underflow = std::log(std::numeric_limits<T>::min());
+    return (shifted < underflow).select(T(0), shifted.exp());
+}
+
 template <typename T>
 Tensor<T> softmax_rows(const Tensor<T>& x, bool log_space) {
     Tensor<T> out = Tensor<T>::empty(x.shape());
@@ -39,10 +54,10 @@ Tensor<T> softmax_rows(const Tensor<T>& x, bool log_space) {
         const T row_max = in.row(r).maxCoeff();
         auto shifted = (in.row(r).array() - row_max);
         if (log_space) {
-            const T log_sum = std::log(shifted.exp().sum());
+            const T log_sum = std::log(exp_shifted(shifted).sum());
             result.row(r).array() = shifted - log_sum;
         } else {
-            result.row(r).array() = shifted.exp();
+            result.row(r).array() = exp_shifted(shifted);
             result.row(r) /= result.row(r).sum();
         }
     });

@@ -1,0 +1,55 @@
+// tests/test_util.hpp — small helpers shared by the test files.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <loom/loom.hpp>
+
+#include "loom_catch.hpp"
+
+namespace loom_test {
+
+// The message of the loom::Error that fn throws, or "" if it throws none.
+template <typename Fn>
+std::string error_message(Fn&& fn) {
+    try {
+        fn();
+    } catch (const loom::Error& error) {
+        return error.what();
+    }
+    return "";
+}
+
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+template <typename T>
+loom::Tensor<T> random_tensor(const loom::Shape& shape, std::uint64_t seed, double low = -1.0, double high = 1.0) {
+    loom::Generator generator(seed);
+    return loom::Tensor<T>::uniform(shape, static_cast<T>(low), static_cast<T>(high), generator);
+}
+
+// Largest |a_i - b_i|; shapes must match.
+template <typename T>
+double max_abs_diff(const loom::Tensor<T>& a, const loom::Tensor<T>& b) {
+    REQUIRE(a.shape() == b.shape());
+    double worst = 0.0;
+    for (loom::index_t i = 0; i < a.numel(); ++i)
+        worst = std::max(worst, std::abs(static_cast<double>(a.data()[i]) - static_cast<double>(b.data()[i])));
+    return worst;
+}
+
+}  // namespace loom_test
+
+// Runs loom::gradcheck in double precision and fails the test, printing the
+// report, unless every gradient matches finite differences to 1e-6.
+#define LOOM_CHECK_GRADIENTS(fn, inputs)                                   \
+    do {                                                                   \
+        const auto loom_report_ = loom::gradcheck((fn), (inputs));         \
+        INFO(loom_report_.summary());                                      \
+        CHECK(loom_report_.passed);                                        \
+        CHECK(loom_report_.max_rel_error < 1e-6);                          \
+    } while (false)
