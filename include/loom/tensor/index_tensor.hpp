@@ -21,7 +21,9 @@ namespace loom {
 
 class IndexTensor {
 public:
-    IndexTensor() = default;
+    // An empty rank-1 tensor (shape [0]): a default Shape would be a rank-0
+    // scalar, which promises one value that is not there.
+    IndexTensor() : shape_{0} {}
 
     IndexTensor(std::vector<index_t> values, const Shape& shape) : shape_(shape), values_(std::move(values)) {
         detail::check(static_cast<index_t>(values_.size()) == shape_.numel(), "loom::IndexTensor: ",

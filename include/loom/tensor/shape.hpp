@@ -64,7 +64,7 @@ public:
         return std::vector<index_t>(sizes_.begin(), sizes_.begin() + rank_);
     }
 
-    // A copy with dimension `dim` replaced by `size` (or removed when size < 0).
+    // Copies with dimension `dim` set to `size`, removed, or inserted.
     Shape with(int dim, index_t size) const {
         Shape result = *this;
         result[dim] = size;
