@@ -24,6 +24,7 @@ template <typename T>
 Tensor<T> sigmoid(const Tensor<T>& x) {
     // Eigen's logistic() is the vectorised, overflow-safe 1 / (1 + e^-x).
     Tensor<T> y = detail::map_elements(x, [](const auto& v) { return v.logistic(); });
+    detail::fix_exp_underflow(x, y);  // sigmoid(-1000) = 0, not Eigen's 3e-39 (see unary.hpp)
     if (needs_grad(x))
         detail::record_unary(y, "sigmoid", x, y, [](const auto& g, const auto& yv) { return g * yv * (T(1) - yv); });
     return y;

@@ -68,8 +68,9 @@ inline MatmulPlan plan_matmul(const Shape& a, const Shape& b, bool transpose_a, 
               " got a ", a, " and b ", b);
         plan.batch = 1;
         plan.a_cols = a.last();
-        plan.a_rows = a.numel() / std::max<index_t>(plan.a_cols, 1);
-        if (a.rank() == 2) plan.a_rows = a[0];
+        // Rows = product of a's leading dims (not numel / K, which is 0 for K = 0).
+        plan.a_rows = 1;
+        for (int d = 0; d + 1 < a.rank(); ++d) plan.a_rows *= a[d];
         plan.batched_b = false;
     } else {
         check(a.rank() == 3 && b.rank() == 3 && a[0] == b[0], "loom::matmul: batched product needs a [B, M, K] and",

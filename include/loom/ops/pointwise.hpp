@@ -15,6 +15,7 @@ namespace loom {
 template <typename T>
 Tensor<T> exp(const Tensor<T>& x) {
     Tensor<T> y = detail::map_elements(x, [](const auto& v) { return v.exp(); });
+    detail::fix_exp_underflow(x, y);  // exp(-1000) = 0, not Eigen's 3e-39 (see unary.hpp)
     if (needs_grad(x)) detail::record_unary(y, "exp", x, y, [](const auto& g, const auto& yv) { return g * yv; });
     return y;
 }

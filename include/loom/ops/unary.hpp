@@ -6,6 +6,8 @@
 // threads for large tensors (see parallel.hpp).
 #pragma once
 
+#include <cmath>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -38,6 +40,24 @@ Tensor<T> map_elements(const Tensor<T>& a, const Tensor<T>& b, Expr expr) {
         result.segment(begin, end - begin) = expr(in_a.segment(begin, end - begin), in_b.segment(begin, end - begin));
     });
     return out;
+}
+
+// Eigen 3.4's vectorised exp (behind Array::exp() and, for float, logistic())
+// clamps x at -88.72 (float) / -709.78 (double) and returns e^clamp ≈ 3e-39 /
+// 6e-309 for any lower x, but only for elements inside a full SIMD packet: the
+// scalar tail gets std::exp. So exp(-1000) came out as 3e-39 or 0 depending on
+// where the element sat. For x < ln(smallest normal number) e^x is subnormal or
+// 0, and there exp(x) = sigmoid(x) = e^x / (1 + e^x) to within rounding; this
+// recomputes y = e^x with std::exp for exactly those elements.
+template <typename T>
+void fix_exp_underflow(const Tensor<T>& x, Tensor<T>& y) {
+    const T threshold = std::log(std::numeric_limits<T>::min());
+    const T* in = x.data();
+    T* out = y.data();
+    parallel_for(x.numel(), parallel_grain, [&](index_t begin, index_t end) {
+        for (index_t i = begin; i < end; ++i)
+            if (in[i] < threshold) out[i] = std::exp(in[i]);
+    });
 }
 
 // Records a unary op whose backward is dx = grad_expr(g, saved) for one saved
