@@ -50,7 +50,7 @@ struct Options {
     std::string data = "data/tinyshakespeare.txt";
     std::string cell = "lstm";
     loom::index_t hidden = 256, layers = 2, embedding = 64, seq = 64, batch = 32;
-    double lr = 0.5, momentum = 0.9, clip = 5.0, dropout = 0.0, validation_fraction = 0.1;
+    double lr = 1.0, momentum = 0.9, clip = 5.0, dropout = 0.0, validation_fraction = 0.1;
     loom::index_t steps = 1000;
     std::uint64_t seed = 1234;
     int threads = 0;  // 0: all cores
