@@ -96,13 +96,16 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& gradient, bool retain_
     }
 
     const std::vector<std::shared_ptr<Node<T>>> order = detail::topological_order(root.grad_fn());
+    // Check the whole graph before touching any gradient: failing halfway would
+    // leave some leaves with a partial gradient added.
+    for (const auto& node : order)
+        detail::check(!node->released, "loom::backward: the graph through op '", node->name,
+                      "' was freed by an earlier backward(); call the first backward(gradient, true)"
+                      " (retain_graph) to run backward through it again");
     detail::add_into(root.grad_fn()->grads[static_cast<std::size_t>(root.output_index())], seed);
 
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
         Node<T>& node = **it;
-        detail::check(!node.released, "loom::backward: the graph through op '", node.name,
-                      "' was freed by an earlier backward(); call the first backward(gradient, true)"
-                      " (retain_graph) to run backward through it again");
         bool reached = false;
         for (const Tensor<T>& grad : node.grads) reached = reached || grad.defined();
         if (!reached) continue;  // no path from this node to the loss

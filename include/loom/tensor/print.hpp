@@ -37,7 +37,13 @@ void print_block(std::ostream& out, const T* data, const Shape& shape, int dim, 
     out << '[';
     for (index_t i = 0; i < size; ++i) {
         if (elide && i == 3) {
-            out << (dim + 1 == shape.rank() ? "..., " : "...,\n" + std::string(static_cast<std::size_t>(indent + 1), ' '));
+            // "..." stands in for the hidden entries and is separated like one of them.
+            if (dim + 1 == shape.rank()) {
+                out << "..., ";
+            } else {
+                out << "...," << std::string(static_cast<std::size_t>(shape.rank() - dim - 1), '\n')
+                    << std::string(static_cast<std::size_t>(indent + 1), ' ');
+            }
             i = size - 3;
         }
         const index_t at = offset + i * strides[static_cast<std::size_t>(dim)];

@@ -48,7 +48,12 @@ public:
     // Uniform double in [0, 1) with 53 random bits.
     double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
 
-    double uniform(double low, double high) { return low + (high - low) * uniform(); }
+    // Uniform double in [low, high). For u just below 1, low + (high - low) * u
+    // can round up to high; that value is moved back to the largest double below.
+    double uniform(double low, double high) {
+        const double value = low + (high - low) * uniform();
+        return low < high && value >= high ? std::nextafter(high, low) : value;
+    }
 
     // Uniform integer in [0, bound) without modulo bias (rejection sampling).
     std::uint64_t below(std::uint64_t bound) {

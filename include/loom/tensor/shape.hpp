@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -64,18 +65,25 @@ public:
         return std::vector<index_t>(sizes_.begin(), sizes_.begin() + rank_);
     }
 
-    // Copies with dimension `dim` set to `size`, removed, or inserted.
+    // Copies with dimension `dim` set to `size`, removed, or inserted before
+    // position `dim` (dim == rank appends). dim counts from 0 (normalize
+    // negative dims first); a bad dim or size throws rather than writing out of
+    // bounds.
     Shape with(int dim, index_t size) const {
+        check_dim(dim, rank_ - 1, "loom::Shape::with");
         Shape result = *this;
         result[dim] = size;
+        result.validate();
         return result;
     }
     Shape without(int dim) const {
+        check_dim(dim, rank_ - 1, "loom::Shape::without");
         std::vector<index_t> sizes = to_vector();
         sizes.erase(sizes.begin() + dim);
         return Shape(sizes);
     }
     Shape inserted(int dim, index_t size) const {
+        check_dim(dim, rank_, "loom::Shape::inserted");
         std::vector<index_t> sizes = to_vector();
         sizes.insert(sizes.begin() + dim, size);
         return Shape(sizes);
@@ -112,12 +120,29 @@ private:
         }
         rank_ = count;
         int d = 0;
-        for (It it = first; it != last; ++it, ++d) {
-            if (*it < 0) {
-                detail::fail("loom::Shape: negative size ", *it, " in dimension ", d);
-            }
-            sizes_[static_cast<std::size_t>(d)] = *it;
+        for (It it = first; it != last; ++it, ++d) sizes_[static_cast<std::size_t>(d)] = *it;
+        validate();
+    }
+
+    // Sizes must be non-negative, and their product must fit in index_t. Zero
+    // sizes are left out of that product: numel() and strides() multiply in
+    // order, so [2^40, 2^40, 0] would overflow on the way to its 0 elements.
+    void validate() const {
+        index_t product = 1;
+        for (int d = 0; d < rank_; ++d) {
+            const index_t size = sizes_[static_cast<std::size_t>(d)];
+            if (size < 0) detail::fail("loom::Shape: negative size ", size, " in dimension ", d);
+            if (size == 0) continue;
+            if (product > std::numeric_limits<index_t>::max() / size)
+                detail::fail("loom::Shape: sizes ", to_string(), " have more elements than index_t can count");
+            product *= size;
         }
+    }
+
+    // dim must lie in [0, highest].
+    void check_dim(int dim, int highest, const char* op) const {
+        detail::check(dim >= 0 && dim <= highest, op, ": dimension ", dim, " is out of range for shape ",
+                      to_string());
     }
 
     std::array<index_t, max_rank> sizes_{};

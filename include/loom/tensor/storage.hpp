@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdlib>
+#include <limits>
 #include <new>
 
 #include "loom/tensor/shape.hpp"
@@ -22,6 +23,9 @@ public:
 
     explicit Storage(index_t size) : size_(size) {
         if (size_ == 0) return;
+        // A byte count that overflows size_t would wrap to a small allocation.
+        if (static_cast<std::size_t>(size_) > (std::numeric_limits<std::size_t>::max() - alignment) / sizeof(T))
+            throw std::bad_alloc();
         // std::aligned_alloc wants the byte count to be a multiple of the alignment.
         std::size_t bytes = static_cast<std::size_t>(size_) * sizeof(T);
         bytes = (bytes + alignment - 1) / alignment * alignment;

@@ -87,8 +87,13 @@ public:
     static Tensor ones(const Shape& shape) { return full(shape, T(1)); }
     static Tensor scalar(T value) { return full(Shape{}, value); }
 
-    // 0, 1, ..., count - 1 as a rank-1 tensor.
-    static Tensor arange(index_t count) { return arange(T(0), static_cast<T>(count), T(1)); }
+    // 0, 1, ..., count - 1 as a rank-1 tensor (empty for count <= 0). Counted in
+    // integers: a float end would round counts above 2^24.
+    static Tensor arange(index_t count) {
+        Tensor result = empty(Shape{std::max<index_t>(count, 0)});
+        for (index_t i = 0; i < result.numel(); ++i) result.data()[i] = static_cast<T>(i);
+        return result;
+    }
     // start, start + step, ... while below end (above end for a negative step).
     static Tensor arange(T start, T end, T step) {
         detail::check(step != T(0), "loom::Tensor::arange: step must not be zero");
@@ -117,9 +122,17 @@ public:
     // Uniform in [low, high) and normal(mean, stddev), drawn in row-major order
     // from an explicit generator, so the same seed gives the same tensor anywhere.
     static Tensor uniform(const Shape& shape, T low, T high, Generator& generator) {
+        detail::check(low <= high, "loom::Tensor::uniform: low (", low, ") must not be above high (", high, ")");
         Tensor result = empty(shape);
         T* out = result.data();
-        for (index_t i = 0; i < result.numel(); ++i) out[i] = static_cast<T>(generator.uniform(low, high));
+        // Rounding a value just below `high` to T can give `high` itself (for
+        // float in [0, 1): once in ~3e7 draws); it becomes the largest T below
+        // high, so the range stays half-open.
+        const T below_high = std::nextafter(high, low);
+        for (index_t i = 0; i < result.numel(); ++i) {
+            const T value = static_cast<T>(generator.uniform(low, high));
+            out[i] = value < high ? value : below_high;
+        }
         return result;
     }
     static Tensor normal(const Shape& shape, T mean, T stddev, Generator& generator) {
