@@ -81,7 +81,7 @@ TEST_CASE("set_num_threads rejects counts below 1", "[parallel]") {
     CHECK(loom::get_num_threads() == 1);
 }
 
-TEST_CASE("parallel_for covers [0, count) exactly once", "[parallel]") {
+TEST_CASE("parallel_for visits every index below count exactly once", "[parallel]") {
     const ThreadCountRestorer restore;
     SECTION("200000 elements, grain 1000, two threads") {
         loom::set_num_threads(2);
