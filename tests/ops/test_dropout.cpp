@@ -146,7 +146,7 @@ TEST_CASE("dropout passes gradcheck with a re-seeded generator", "[dropout][grad
     }
 }
 
-TEST_CASE("dropout rejects p outside [0, 1]", "[dropout][errors]") {
+TEST_CASE("dropout rejects p outside 0..1", "[dropout][errors]") {
     const auto x = loom::Tensorf::ones(Shape{2, 2});
     loom::Generator generator(0);
     for (double p : {-0.1, 1.5, 2.0, std::numeric_limits<double>::quiet_NaN()}) {

@@ -149,7 +149,7 @@ TEMPLATE_TEST_CASE("matmul batched 3-D × 3-D matches the naive loop for all tra
     }
 }
 
-TEMPLATE_TEST_CASE("matmul [..., K] × [K, N] flattens the leading dims of a", "[matmul]", float, double) {
+TEMPLATE_TEST_CASE("matmul (..., K) × (K, N) flattens the leading dims of a", "[matmul]", float, double) {
     using T = TestType;
     SECTION("[B, T, K] × [K, N], b plain and transposed") {
         for (const bool tb : {false, true}) {
@@ -208,7 +208,7 @@ TEST_CASE("matmul passes gradcheck for batched 3-D × 3-D with all transpose fla
     }
 }
 
-TEST_CASE("matmul passes gradcheck for [..., K] × [K, N]", "[matmul][gradcheck]") {
+TEST_CASE("matmul passes gradcheck for (..., K) × (K, N)", "[matmul][gradcheck]") {
     std::uint64_t seed = 400;
     for (const auto& [a_shape, b_shape] : std::vector<std::pair<Shape, Shape>>{
              {{2, 3, 4}, {4, 5}}, {{1, 1, 1}, {1, 1}}, {{3, 1, 2}, {2, 3}}, {{2, 1, 3, 2}, {2, 4}}}) {
