@@ -81,9 +81,12 @@ RecurrentDims check_recurrent_args(const char* op, index_t gates, const Tensor<T
     const Shape state{d.batch, d.hidden};
     check(w_ih.shape() == Shape{gates * d.hidden, d.input}, op, ": weight_ih must be [", gates * d.hidden, ", ",
           d.input, "] for input ", x.shape(), " and hidden size ", d.hidden, ", got ", w_ih.shape());
+    // (The message arguments are evaluated even when the check passes, so an
+    // undefined bias must not be asked for its shape there.)
     for (const Tensor<T>* bias : {&b_ih, &b_hh})
-        check(!bias->defined() || bias->shape() == Shape{gates * d.hidden}, op, ": biases must be [",
-              gates * d.hidden, "], got ", bias->shape());
+        if (bias->defined())
+            check(bias->shape() == Shape{gates * d.hidden}, op, ": biases must be [", gates * d.hidden, "], got ",
+                  bias->shape());
     check(!h0.defined() || h0.shape() == state, op, ": initial hidden state must be ", state, ", got ",
           h0.defined() ? h0.shape().to_string() : std::string());
     check(!c0.defined() || c0.shape() == state, op, ": initial cell state must be ", state, ", got ",
