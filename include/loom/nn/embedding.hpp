@@ -21,7 +21,16 @@ public:
             "weight", Tensor<T>::normal(Shape{num_embeddings, embedding_dim}, T(0), T(1), generator));
     }
 
-    Tensor<T> forward(const IndexTensor& ids) const { return embedding(weight, ids); }
+    // ids of any shape S (rank below Shape::max_rank) -> [S..., embedding_dim].
+    // Checked here too, so that an error names the layer, not only the op.
+    Tensor<T> forward(const IndexTensor& ids) const {
+        detail::check(ids.rank() < Shape::max_rank, "loom::Embedding: ids of shape ", ids.shape(),
+                      " would make an output of rank above ", Shape::max_rank);
+        for (index_t i = 0; i < ids.numel(); ++i)
+            detail::check(ids[i] >= 0 && ids[i] < num_embeddings, "loom::Embedding: id ", ids[i], " at position ",
+                          i, " is out of range for ", num_embeddings, " embeddings");
+        return embedding(weight, ids);
+    }
     Tensor<T> operator()(const IndexTensor& ids) const { return forward(ids); }
 
     const index_t num_embeddings;
