@@ -52,6 +52,9 @@ Tensor<T> map_elements(const Tensor<T>& a, const Tensor<T>& b, Expr expr) {
 template <typename T>
 void fix_exp_underflow(const Tensor<T>& x, Tensor<T>& y) {
     const T threshold = std::log(std::numeric_limits<T>::min());
+    // Usually nothing is that small: one vectorised min (ignoring NaNs) skips the
+    // element-by-element pass.
+    if (x.numel() == 0 || !(x.flat().template minCoeff<Eigen::PropagateNumbers>() < threshold)) return;
     const T* in = x.data();
     T* out = y.data();
     parallel_for(x.numel(), parallel_grain, [&](index_t begin, index_t end) {
