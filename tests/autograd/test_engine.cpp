@@ -14,7 +14,7 @@ using loom::Tensord;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace autograd_engine_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 std::vector<T> values(std::initializer_list<double> list) {
@@ -31,8 +31,6 @@ Tensord custom_op(const std::vector<Tensord>& inputs, Fn make_grads) {
     loom::record(out, "custom", inputs, [make_grads](const Tensord& g) { return make_grads(g); });
     return out;
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("backward computes gradients of simple expressions", "[autograd][engine]", float, double) {
     using T = TestType;
@@ -304,3 +302,5 @@ TEST_CASE("deep graphs build, free and run backward without recursion", "[autogr
         CHECK(std::abs(x.grad().item() - 1.0) < 1e-12);
     }
 }
+
+}  // namespace autograd_engine_test

@@ -9,6 +9,8 @@
 using loom::Shape;
 using loom::Tensord;
 
+namespace autograd_grad_mode_test {  // named, not anonymous: the test files are compiled together in unity batches
+
 TEST_CASE("recording is on by default", "[autograd][grad_mode]") {
     CHECK(loom::is_grad_enabled());
     auto x = Tensord::ones(Shape{2}).requires_grad_();
@@ -126,3 +128,5 @@ TEST_CASE("the grad mode is per thread", "[autograd][grad_mode]") {
     CHECK(worker_disabled);
     CHECK(loom::is_grad_enabled());
 }
+
+}  // namespace autograd_grad_mode_test

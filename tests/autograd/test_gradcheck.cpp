@@ -14,7 +14,7 @@ using loom::Tensord;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace autograd_gradcheck_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 using Inputs = std::vector<Tensord>;
 
@@ -48,8 +48,6 @@ Tensord mul_with_b_error(const Tensord& a, const Tensord& b, double b_error) {
     }
     return y;
 }
-
-}  // namespace
 
 TEST_CASE("gradcheck passes correct composites", "[autograd][gradcheck]") {
     SECTION("tanh(matmul(a, b) + bias)") {
@@ -194,3 +192,5 @@ TEST_CASE("gradcheck rejects unusable calls", "[autograd][gradcheck]") {
                        "loom::gradcheck: the function's output shape changed from [2] to [1]"));
     }
 }
+
+}  // namespace autograd_gradcheck_test

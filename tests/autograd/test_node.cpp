@@ -9,7 +9,7 @@
 using loom::Shape;
 using loom::Tensord;
 
-namespace {
+namespace autograd_node_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 // y = 3x, recorded by hand with loom::record.
 Tensord triple(const Tensord& x) {
@@ -55,8 +55,6 @@ TwoOutputs split(const Tensord& x, const std::shared_ptr<SeenGradients>& seen) {
     }
     return out;
 }
-
-}  // namespace
 
 TEST_CASE("needs_grad", "[autograd][node]") {
     const auto plain = Tensord::ones(Shape{2});
@@ -185,3 +183,5 @@ TEST_CASE("a graph node keeps its inputs' data alive", "[autograd][node]") {
     y.backward(Tensord::ones(Shape{2}));
     CHECK(x.grad().to_vector() == std::vector<double>{4, 6});
 }
+
+}  // namespace autograd_node_test

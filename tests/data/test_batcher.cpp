@@ -13,7 +13,7 @@ using loom::index_t;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace data_batcher_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 // A corpus whose id at position p is p, so every id tells where it came from.
 std::vector<index_t> positions(index_t count) {
@@ -54,8 +54,6 @@ void check_windows(const loom::Batch& batch, const std::vector<index_t>& corpus,
 bool same(const loom::Batch& a, const loom::Batch& b) {
     return a.inputs.values() == b.inputs.values() && a.targets.values() == b.targets.values();
 }
-
-}  // namespace
 
 TEST_CASE("batch_from_windows builds inputs and next-id targets", "[data][batcher]") {
     const std::vector<index_t> corpus = text_corpus();
@@ -226,3 +224,5 @@ TEST_CASE("StreamBatcher rejects a corpus too short or bad sizes", "[data][batch
     REQUIRE_THROWS_AS(loom::StreamBatcher({}, 1, 1), loom::Error);
     CHECK(contains(error_message([] { loom::StreamBatcher({}, 1, 1); }), "corpus of 0 ids"));
 }
+
+}  // namespace data_batcher_test

@@ -16,7 +16,7 @@ using loom::index_t;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace data_text_dataset_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 const std::string english = "To be, or not to be";
 const std::string chinese = "床前明月光，疑是地上霜。举头望明月，低头思故乡。";
@@ -53,8 +53,6 @@ std::vector<index_t> iota_ids(index_t count) {
     std::iota(ids.begin(), ids.end(), index_t{0});
     return ids;
 }
-
-}  // namespace
 
 TEST_CASE("CharDataset encodes a text as one id per character", "[data][dataset]") {
     SECTION("with a given vocabulary") {
@@ -176,3 +174,5 @@ TEST_CASE("split_train_validation rejects bad fractions and empty parts", "[data
 
     CHECK(contains(error_message([] { loom::split_train_validation({}); }), "splitting 0 ids"));
 }
+
+}  // namespace data_text_dataset_test

@@ -9,7 +9,7 @@
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace data_utf8_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 const std::string english = "To be, or not to be";
 const std::string chinese = "床前明月光，疑是地上霜。举头望明月，低头思故乡。";
@@ -19,8 +19,6 @@ std::string decode_error(const std::string& bytes) {
     REQUIRE_THROWS_AS(loom::utf8_decode(bytes), loom::Error);
     return error_message([&] { loom::utf8_decode(bytes); });
 }
-
-}  // namespace
 
 TEST_CASE("utf8_decode gives one code point per character", "[data][utf8]") {
     SECTION("ASCII: one byte per character") {
@@ -161,3 +159,5 @@ TEST_CASE("describe_code_point shows a character readably", "[data][utf8]") {
     CHECK(loom::describe_code_point(char32_t{0x07}) == "U+0007 (control character)");
     CHECK(loom::describe_code_point(char32_t{0xD800}) == "U+D800 (not a valid code point)");
 }
+
+}  // namespace data_utf8_test

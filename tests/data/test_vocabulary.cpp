@@ -14,7 +14,7 @@ using loom::index_t;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace data_vocabulary_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 const std::string english = "To be, or not to be";
 const std::string chinese = "床前明月光，疑是地上霜。举头望明月，低头思故乡。";
@@ -64,8 +64,6 @@ void check_load_rejects(const std::string& contents, int line, const std::string
     CHECK(contains(message, "line " + std::to_string(line) + ":"));
     CHECK(contains(message, detail));
 }
-
-}  // namespace
 
 TEST_CASE("Vocabulary::from_text numbers the distinct characters in code point order", "[data][vocabulary]") {
     SECTION("English") {
@@ -234,3 +232,5 @@ TEST_CASE("Vocabulary::summary", "[data][vocabulary]") {
     CHECK(loom::Vocabulary().summary() == "Vocabulary(empty)");
     CHECK(loom::Vocabulary::from_text("ba\n").summary() == "Vocabulary(3 characters, U+000A '\\n' .. U+0062 'b')");
 }
+
+}  // namespace data_vocabulary_test

@@ -14,7 +14,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace decode_sample_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 // softmax(z / τ) in double, with the max subtracted.
 std::vector<double> reference_probabilities(const std::vector<double>& logits, double temperature) {
@@ -34,8 +34,6 @@ template <typename T>
 std::vector<T> as(const std::vector<double>& values) {
     return std::vector<T>(values.begin(), values.end());
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("argmax returns the index of the largest logit, the first on ties", "[sample]", float, double) {
     using T = TestType;
@@ -156,3 +154,5 @@ TEMPLATE_TEST_CASE("invalid temperatures and empty logits throw", "[sample]", fl
     CHECK(contains(error_message([&] { loom::sample_with_temperature(logits.data(), 0, 1.0, generator); }),
                    "loom::sample_with_temperature: no logits given"));
 }
+
+}  // namespace decode_sample_test

@@ -19,7 +19,7 @@ using loom::Tensor;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace nn_embedding_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 double tolerance() {
@@ -46,8 +46,6 @@ IndexTensor to_ids(const Tensor<double>& values) {
     for (index_t i = 0; i < values.numel(); ++i) ids.push_back(static_cast<index_t>(std::llround(values.data()[i])));
     return IndexTensor(ids, values.shape());
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("Embedding matches PyTorch's output and weight gradient", "[embedding][fixture]", float, double) {
     using T = TestType;
@@ -145,3 +143,5 @@ TEST_CASE("Embedding passes gradcheck in double", "[embedding][gradcheck]") {
     };
     LOOM_CHECK_GRADIENTS(fn, (std::vector<loom::Tensord>{layer.weight.clone()}));
 }
+
+}  // namespace nn_embedding_test

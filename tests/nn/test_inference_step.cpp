@@ -18,7 +18,7 @@ using loom::Tensor;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace nn_inference_step_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 constexpr index_t kInput = 64, kHidden = 256, kLayers = 2, kSteps = 5;
 
@@ -112,8 +112,6 @@ void check_single_state(Layer& layer, index_t batch, bool given_state, std::uint
     }
     check_close(h, full.h_n, tolerance<T>());
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("LSTM::step over T steps equals forward over the sequence", "[inference_step][lstm]", float,
                    double) {
@@ -291,3 +289,5 @@ TEMPLATE_TEST_CASE("CharModel::step equals the last row of CharModel::forward", 
         }
     }
 }
+
+}  // namespace nn_inference_step_test

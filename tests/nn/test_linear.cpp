@@ -18,7 +18,7 @@ using loom::Tensor;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace nn_linear_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 double tolerance() {
@@ -63,8 +63,6 @@ void check_reference(const Tensor<T>& y, const std::vector<double>& want) {
               tolerance<T>() * std::max(1.0, std::abs(want[static_cast<std::size_t>(i)])));
     }
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("Linear matches PyTorch's output and gradients", "[linear][fixture]", float, double) {
     using T = TestType;
@@ -218,3 +216,5 @@ TEST_CASE("Linear passes gradcheck in double", "[linear][gradcheck]") {
                                                               plain.weight.clone()}));
     }
 }
+
+}  // namespace nn_linear_test

@@ -19,7 +19,7 @@ using loom::Tensor;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace nn_loss_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 double tolerance() {
@@ -64,8 +64,6 @@ double reference_loss(const Tensor<T>& logits, const IndexTensor& targets, index
     }
     return total / static_cast<double>(counted);
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("CrossEntropyLoss matches PyTorch's loss and gradient", "[loss][fixture]", float, double) {
     using T = TestType;
@@ -133,3 +131,5 @@ TEST_CASE("CrossEntropyLoss passes gradcheck in double", "[loss][gradcheck]") {
     auto fn = [&](const std::vector<loom::Tensord>& in) { return criterion(in[0], targets); };
     LOOM_CHECK_GRADIENTS(fn, (std::vector<loom::Tensord>{loom_test::random_tensor<double>(Shape{4, 5}, 3, -2, 2)}));
 }
+
+}  // namespace nn_loss_test

@@ -14,7 +14,7 @@ using loom::Tensor;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace nn_module_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 // The innermost module: a parameter of its own and a Linear child.
 template <typename T>
@@ -60,8 +60,6 @@ const std::vector<std::pair<std::string, Shape>> expected_parameters = {
     {"block.proj.weight", Shape{2, 3}}, {"block.proj.bias", Shape{2}}, {"head.weight", Shape{4, 2}},
     {"head.bias", Shape{4}},
 };
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("named_parameters walks the tree depth first with dotted names", "[module]", float, double) {
     using T = TestType;
@@ -238,3 +236,5 @@ TEMPLATE_TEST_CASE("registration rejects empty, dotted and duplicate names", "[m
     CHECK(module.named_parameters().size() == 3);
     CHECK(module.named_children().size() == 1);
 }
+
+}  // namespace nn_module_test

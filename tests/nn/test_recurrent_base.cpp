@@ -13,7 +13,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace nn_recurrent_base_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 // Checks a recurrent module's parameters: for each layer k, in order,
 // weight_ih{s} [G·H, in_k], weight_hh{s} [G·H, H] and (with bias) bias_ih{s},
@@ -66,8 +66,6 @@ void check_layout(const loom::RecurrentBase<T>& module, index_t gates, index_t i
         }
     }
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("stacked recurrent layers have PyTorch's parameter names and shapes", "[recurrent_base]", float,
                    double) {
@@ -151,3 +149,5 @@ TEMPLATE_TEST_CASE("recurrent layers reject invalid sizes and dropout", "[recurr
                        "loom::RNN: dropout must be in [0, 1)"));
     }
 }
+
+}  // namespace nn_recurrent_base_test

@@ -16,7 +16,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace ops_activation_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 // Eigen's float tanh and logistic are rational approximations good to a few
 // ulp; 1e-6 leaves room for that (float's ulp at 1 is 1.2e-7).
@@ -89,8 +89,6 @@ const std::vector<Shape>& grad_shapes() {
     static const std::vector<Shape> shapes{{1}, {1, 1}, {3, 5}, {2, 3, 4}, {2, 1, 3, 2}};
     return shapes;
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("activations of hand-picked values", "[activation]", float, double) {
     using T = TestType;
@@ -249,3 +247,5 @@ TEST_CASE("a second backward through a freed activation names the op", "[activat
         CHECK(contains(message, std::string("'") + act.name + "'"));
     }
 }
+
+}  // namespace ops_activation_test

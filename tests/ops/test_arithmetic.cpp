@@ -14,7 +14,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace ops_arithmetic_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 double tolerance() {
@@ -46,8 +46,6 @@ const std::vector<Shape>& grad_shapes() {
 }
 
 using Fn = std::function<loom::Tensord(const std::vector<loom::Tensord>&)>;
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("add, sub, mul, div of hand-written tensors", "[arithmetic]", float, double) {
     using T = TestType;
@@ -341,3 +339,5 @@ TEST_CASE("arithmetic rejects incompatible shapes naming the op and both shapes"
         CHECK(contains(message, "[2] and [2, 3]"));
     }
 }
+
+}  // namespace ops_arithmetic_test

@@ -14,7 +14,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace ops_broadcast_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 // Restores the thread count when a test that changes it ends (even on failure).
 class ThreadCountGuard {
@@ -102,8 +102,6 @@ const std::vector<Pattern>& patterns() {
     };
     return list;
 }
-
-}  // namespace
 
 TEST_CASE("broadcast_shape aligns on the right and takes the larger size", "[broadcast]") {
     for (const Pattern& p : patterns()) {
@@ -286,3 +284,5 @@ TEST_CASE("broadcast rejects incompatible shapes naming the op and both shapes",
     CHECK(contains(direct, "[3, 1]"));
     CHECK(contains(direct, "[2, 4]"));
 }
+
+}  // namespace ops_broadcast_test

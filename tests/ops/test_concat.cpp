@@ -10,7 +10,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace ops_concat_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 // Element (i, j, k) of a rank-3 tensor, with the index along `dim` replaced.
 template <typename T>
@@ -37,8 +37,6 @@ std::vector<T> concat_by_loops(const std::vector<loom::Tensor<T>>& xs, int dim) 
             }
     return out;
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("concat along each dim matches plain loops", "[concat]", float, double) {
     using T = TestType;
@@ -258,3 +256,5 @@ TEST_CASE("concat and stack give gradients only to inputs that require them", "[
         CHECK(y.is_leaf());
     }
 }
+
+}  // namespace ops_concat_test

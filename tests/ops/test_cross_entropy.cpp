@@ -15,7 +15,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace ops_cross_entropy_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 double tolerance() {
@@ -62,8 +62,6 @@ bool all_finite(const loom::Tensor<T>& t) {
         if (!std::isfinite(t.data()[i])) return false;
     return true;
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("cross_entropy matches -mean(log_softmax at targets)", "[cross_entropy]", float, double) {
     using T = TestType;
@@ -304,3 +302,5 @@ TEST_CASE("cross_entropy passes gradcheck wrt the logits", "[cross_entropy][grad
                              Inputs{logits});
     }
 }
+
+}  // namespace ops_cross_entropy_test

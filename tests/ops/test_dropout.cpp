@@ -12,6 +12,8 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
+namespace ops_dropout_test {  // named, not anonymous: the test files are compiled together in unity batches
+
 TEMPLATE_TEST_CASE("dropout is the identity in eval mode and for p = 0", "[dropout]", float, double) {
     using T = TestType;
     const auto x = loom_test::random_tensor<T>(Shape{3, 4}, 1);
@@ -161,3 +163,5 @@ TEST_CASE("dropout rejects p outside 0..1", "[dropout][errors]") {
     CHECK(contains(error_message([&] { loom::dropout(x, 1.5, true, generator); }), "1.5"));
     CHECK(contains(error_message([&] { loom::dropout(x, -0.25, true, generator); }), "-0.25"));
 }
+
+}  // namespace ops_dropout_test

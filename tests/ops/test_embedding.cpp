@@ -11,6 +11,8 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
+namespace ops_embedding_test {  // named, not anonymous: the test files are compiled together in unity batches
+
 TEMPLATE_TEST_CASE("embedding gathers rows of the table", "[embedding]", float, double) {
     using T = TestType;
     const auto weight = loom_test::random_tensor<T>(Shape{5, 3}, 1);
@@ -142,3 +144,5 @@ TEST_CASE("embedding passes gradcheck wrt the weight", "[embedding][gradcheck]")
         LOOM_CHECK_GRADIENTS([ids](const Inputs& in) { return loom::embedding(in[0], ids); }, Inputs{weight});
     }
 }
+
+}  // namespace ops_embedding_test

@@ -14,6 +14,8 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
+namespace ops_masked_fill_test {  // named, not anonymous: the test files are compiled together in unity batches
+
 TEST_CASE("causal_mask marks the positions after the diagonal", "[masked_fill][causal_mask]") {
     const IndexTensor mask = loom::causal_mask(4);
     REQUIRE(mask.shape() == Shape{4, 4});
@@ -183,3 +185,5 @@ TEST_CASE("masked_fill rejects a mask of the wrong shape", "[masked_fill][errors
         CHECK(contains(message, "[2, 4, 4]"));
     }
 }
+
+}  // namespace ops_masked_fill_test

@@ -16,7 +16,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace ops_matmul_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 class ThreadCountGuard {
 public:
@@ -94,8 +94,6 @@ const std::vector<std::pair<bool, bool>>& flag_combos() {
 }
 
 using Inputs = std::vector<loom::Tensord>;
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("matmul of hand-written 2 × 2 matrices with every transpose flag", "[matmul]", float, double) {
     using T = TestType;
@@ -364,3 +362,5 @@ TEMPLATE_TEST_CASE("matmul splits a batch over 2 threads with the same results",
         }
     }
 }
+
+}  // namespace ops_matmul_test

@@ -15,7 +15,7 @@ using loom::index_t;
 using loom::Shape;
 using loom::detail::PackedMatrix;
 
-namespace {
+namespace ops_packed_gemm_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 class ThreadScope {
 public:
@@ -100,8 +100,6 @@ void check_shape(index_t m, index_t k, index_t n, std::uint64_t seed) {
         CHECK(padding_changed == 0);
     }
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("gemm_packed_accumulate matches a naive product", "[packed_gemm]", float, double) {
     using T = TestType;
@@ -205,3 +203,5 @@ TEMPLATE_TEST_CASE("RecurrentProduct gives the same result on its Eigen and pack
         }
     }
 }
+
+}  // namespace ops_packed_gemm_test

@@ -15,7 +15,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace ops_pointwise_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 double tolerance() {
@@ -69,8 +69,6 @@ const std::vector<Shape>& grad_shapes() {
     static const std::vector<Shape> shapes{{1}, {1, 1}, {3, 5}, {2, 3, 4}, {2, 1, 3, 2}};
     return shapes;
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("pointwise ops of hand-picked values", "[pointwise]", float, double) {
     using T = TestType;
@@ -225,3 +223,5 @@ TEST_CASE("a second backward through a freed pointwise op names the op", "[point
         CHECK(contains(message, std::string("'") + name + "'"));
     }
 }
+
+}  // namespace ops_pointwise_test

@@ -4,7 +4,7 @@
 // outputs used and with only some of them used.
 #include "test_util.hpp"
 
-namespace {
+namespace ops_recurrent_gradcheck_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 using loom::Shape;
 using loom::Tensord;
@@ -22,8 +22,6 @@ std::vector<Tensord> recurrent_inputs(loom::index_t gates, bool with_c0, std::ui
     if (with_c0) inputs.push_back(loom_test::random_tensor<double>(Shape{B, H}, seed + 6, -0.5, 0.5));
     return inputs;
 }
-
-}  // namespace
 
 TEST_CASE("lstm passes gradcheck for every input and output", "[lstm][gradcheck]") {
     const auto inputs = recurrent_inputs(4, true, 10);
@@ -93,3 +91,5 @@ TEST_CASE("recurrent ops name themselves and the shapes in errors", "[lstm][gru]
     });
     CHECK(loom_test::contains(empty_sequence, "loom::rnn"));
 }
+
+}  // namespace ops_recurrent_gradcheck_test

@@ -14,7 +14,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace ops_reduce_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 double tolerance() {
@@ -57,8 +57,6 @@ loom::Tensord without_ties(const Shape& shape, std::uint64_t seed) {
     for (std::size_t k = values.size(); k > 1; --k) std::swap(values[k - 1], values[generator.below(k)]);
     return loom::Tensord::from_vector(values, shape);
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("sum and mean over all elements", "[reduce]", float, double) {
     using T = TestType;
@@ -255,3 +253,5 @@ TEST_CASE("reduce ops pass gradcheck", "[reduce][gradcheck]") {
             }
     }
 }
+
+}  // namespace ops_reduce_test

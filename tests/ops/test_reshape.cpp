@@ -10,7 +10,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace ops_reshape_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 // 0, 1, ..., n - 1 in the given shape.
 template <typename T>
@@ -26,8 +26,6 @@ void require_same_elements(const loom::Tensor<T>& a, const loom::Tensor<T>& b) {
     REQUIRE(a.numel() == b.numel());
     for (index_t i = 0; i < a.numel(); ++i) CHECK(a.data()[i] == b.data()[i]);
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("reshape keeps the row-major elements and shares storage", "[reshape]", float, double) {
     using T = TestType;
@@ -281,3 +279,5 @@ TEST_CASE("reshape, view, unsqueeze and squeeze pass gradcheck", "[reshape][grad
         LOOM_CHECK_GRADIENTS([](const Inputs& in) { return loom::unsqueeze(in[0], -1); }, Inputs{x});
     }
 }
+
+}  // namespace ops_reshape_test

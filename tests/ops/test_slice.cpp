@@ -10,7 +10,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace ops_slice_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 // narrow computed with plain loops over a rank-3 tensor: out[i, j, k] is
 // x[i, j, k] shifted by `start` along `dim`.
@@ -28,8 +28,6 @@ std::vector<T> narrow_by_loops(const loom::Tensor<T>& x, int dim, index_t start,
                                     k + (dim == 2 ? start : 0)}));
     return out;
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("narrow along dim 0 is a view sharing storage", "[slice]", float, double) {
     using T = TestType;
@@ -196,3 +194,5 @@ TEST_CASE("narrow passes gradcheck along each dim of a rank-3 tensor", "[slice][
         LOOM_CHECK_GRADIENTS([](const Inputs& in) { return loom::narrow(in[0], 0, 1, 1); }, Inputs{m});
     }
 }
+
+}  // namespace ops_slice_test

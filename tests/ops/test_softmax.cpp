@@ -11,7 +11,7 @@
 using loom::index_t;
 using loom::Shape;
 
-namespace {
+namespace ops_softmax_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 double tolerance() {
@@ -55,8 +55,6 @@ bool all_finite(const loom::Tensor<T>& t) {
         if (!std::isfinite(t.data()[i])) return false;
     return true;
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("softmax and log_softmax match an independent computation", "[softmax]", float, double) {
     using T = TestType;
@@ -228,3 +226,5 @@ TEST_CASE("softmax and log_softmax pass gradcheck", "[softmax][gradcheck]") {
         LOOM_CHECK_GRADIENTS([](const Inputs& in) { return loom::log_softmax(in[0]); }, Inputs{x});
     }
 }
+
+}  // namespace ops_softmax_test

@@ -11,7 +11,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace ops_transpose_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 // Checks y[p, i, j] == x[p, j, i] with x viewed as [P, M, N] (P = product of
 // the leading dims), reading both through plain index arithmetic.
@@ -31,8 +31,6 @@ void check_swapped(const loom::Tensor<T>& x, const loom::Tensor<T>& y) {
                 if (y.data()[p * m * n + i * m + j] != x.data()[p * m * n + j * n + i]) ++wrong;
     CHECK(wrong == 0);
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("transpose of a hand-written matrix", "[transpose]", float, double) {
     using T = TestType;
@@ -110,3 +108,5 @@ TEST_CASE("transpose rejects tensors of rank below 2", "[transpose][errors]") {
     CHECK(contains(scalar_message, "loom::transpose"));
     CHECK(contains(scalar_message, "[]"));
 }
+
+}  // namespace ops_transpose_test

@@ -17,7 +17,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace ops_unary_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 class ThreadCountGuard {
 public:
@@ -47,8 +47,6 @@ loom::Tensor<T> reciprocal(const loom::Tensor<T>& x) {
         loom::detail::record_unary(y, "reciprocal", x, y, [](const auto& g, const auto& yv) { return -g * yv.square(); });
     return y;
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("map_elements applies an expression to every element", "[unary]", float, double) {
     using T = TestType;
@@ -171,3 +169,5 @@ TEST_CASE("backward through a freed unary node names the op", "[unary][errors]")
     INFO(message);
     CHECK(contains(message, "'square'"));
 }
+
+}  // namespace ops_unary_test

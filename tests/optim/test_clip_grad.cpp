@@ -18,7 +18,7 @@ using loom::Tensor;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace optim_clip_grad_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 double tolerance() {
@@ -46,8 +46,6 @@ Tensor<T> parameter_with_grad(const Shape& shape, const Tensor<T>& grad) {
     if (grad.defined()) p.set_grad(grad.clone());
     return p;
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("clip_grad_norm_ matches PyTorch", "[clip_grad][fixture]", float, double) {
     using T = TestType;
@@ -127,3 +125,5 @@ TEMPLATE_TEST_CASE("clip_grad_norm_ rejects max_norm <= 0", "[clip_grad]", float
     }
     CHECK(params[0].grad().to_vector() == std::vector<T>{1, 1});
 }
+
+}  // namespace optim_clip_grad_test

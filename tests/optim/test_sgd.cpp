@@ -19,7 +19,7 @@ using loom::Tensor;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace optim_sgd_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 double tolerance() {
@@ -45,8 +45,6 @@ struct Config {
     bool nesterov;
     double dampening;
 };
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("SGD matches torch.optim.SGD over three steps", "[sgd][fixture]", float, double) {
     using T = TestType;
@@ -168,3 +166,5 @@ TEMPLATE_TEST_CASE("SGD rejects invalid arguments", "[sgd]", float, double) {
     CHECK(error_message([&] { loom::SGD<T>({}, 0.1); }).empty());
     CHECK(error_message([&] { loom::SGD<T>(params, 0.1, 0.9, 0.0, true); }).empty());
 }
+
+}  // namespace optim_sgd_test

@@ -15,6 +15,8 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
+namespace tensor_error_test {  // named, not anonymous: the test files are compiled together in unity batches
+
 TEST_CASE("loom::Error is a std::invalid_argument", "[error]") {
     const loom::Error error("loom::something: went wrong");
     CHECK(std::string(error.what()) == "loom::something: went wrong");
@@ -71,3 +73,5 @@ TEST_CASE("every error of the tensor and autograd layers is a loom::Error naming
         CHECK(message.rfind(op, 0) == 0);  // starts with the operation's name
     }
 }
+
+}  // namespace tensor_error_test

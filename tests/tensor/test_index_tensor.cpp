@@ -12,15 +12,13 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace tensor_index_tensor_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 std::string printed(const IndexTensor& t) {
     std::ostringstream out;
     out << t;
     return out.str();
 }
-
-}  // namespace
 
 TEST_CASE("IndexTensor construction", "[index_tensor]") {
     SECTION("default is an empty rank-1 tensor") {
@@ -102,3 +100,5 @@ TEST_CASE("IndexTensor printing", "[index_tensor][print]") {
     CHECK(printed(IndexTensor(many)) ==
           "IndexTensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, ...], shape=[25])");
 }
+
+}  // namespace tensor_index_tensor_test

@@ -12,7 +12,7 @@ using loom::index_t;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace tensor_parallel_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 // Restores the thread count a test changed, also when it fails.
 class ThreadCountRestorer {
@@ -53,8 +53,6 @@ bool each_visited_once(const Coverage& coverage) {
         if (visits != 1) return false;
     return true;
 }
-
-}  // namespace
 
 TEST_CASE("set_num_threads and get_num_threads", "[parallel]") {
     const ThreadCountRestorer restore;
@@ -156,3 +154,5 @@ TEST_CASE("parallel_for inside a parallel region does not nest", "[parallel]") {
     CHECK(calls == threads_seen.load());
 }
 #endif
+
+}  // namespace tensor_parallel_test

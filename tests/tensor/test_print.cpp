@@ -11,7 +11,7 @@ using loom::index_t;
 using loom::Shape;
 using loom_test::contains;
 
-namespace {
+namespace tensor_print_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 std::string printed(const loom::Tensor<T>& t) {
@@ -19,8 +19,6 @@ std::string printed(const loom::Tensor<T>& t) {
     out << t;
     return out.str();
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("printing small tensors exactly", "[print]", float, double) {
     using T = TestType;
@@ -105,3 +103,5 @@ TEST_CASE("printing shows the autograd state", "[print][autograd]") {
     CHECK(printed(y) == "tensor([2.0000, 2.0000], shape=[2], has grad_fn)");
     CHECK_FALSE(contains(printed(y.detach()), "grad"));
 }
+
+}  // namespace tensor_print_test

@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-namespace {
+namespace tensor_random_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 // The first outputs of next_u64(), recorded once. They pin the generator
 // (splitmix64 seeding + xoshiro256**): every platform and compiler must
@@ -17,8 +17,6 @@ constexpr std::array<std::uint64_t, 4> golden_seed_0{0x99EC5F36CB75F2B4ULL, 0xBF
                                                      0x1A5F849D4933E6E0ULL, 0x6AA594F1262D2D2CULL};
 constexpr std::array<std::uint64_t, 4> golden_seed_42{0x15780B2E0C2EC716ULL, 0x6104D9866D113A7EULL,
                                                       0xAE17533239E499A1ULL, 0xECB8AD4703B360A1ULL};
-
-}  // namespace
 
 TEST_CASE("Generator reproduces its golden sequences", "[random]") {
     SECTION("seed 0") {
@@ -145,3 +143,5 @@ TEST_CASE("Generator::normal is Box-Muller on two uniforms", "[random]") {
         CHECK(std::abs(sum_sq / 1e5 - 1.0) < 0.02);
     }
 }
+
+}  // namespace tensor_random_test

@@ -13,6 +13,8 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
+namespace tensor_shape_test {  // named, not anonymous: the test files are compiled together in unity batches
+
 TEST_CASE("Shape of rank 0 to 4: rank, numel, last and to_string", "[shape]") {
     SECTION("rank 0 is a scalar with one element") {
         const Shape s;
@@ -187,3 +189,5 @@ TEST_CASE("Shape::with, without and inserted", "[shape]") {
         CHECK(contains(error_message([&] { s.inserted(0, -1); }), "negative size -1"));
     }
 }
+
+}  // namespace tensor_shape_test

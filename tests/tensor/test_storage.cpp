@@ -13,13 +13,11 @@ using loom::Shape;
 static_assert(!std::is_copy_constructible_v<loom::detail::Storage<float>>, "a Storage is owned, never copied");
 static_assert(!std::is_copy_assignable_v<loom::detail::Storage<double>>, "a Storage is owned, never copied");
 
-namespace {
+namespace tensor_storage_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 bool is_aligned(const void* pointer, std::size_t alignment) {
     return reinterpret_cast<std::uintptr_t>(pointer) % alignment == 0;
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("Storage allocates an aligned buffer of the requested size", "[storage]", float, double) {
     using T = TestType;
@@ -89,3 +87,5 @@ TEMPLATE_TEST_CASE("tensors share one Storage and keep it alive", "[storage]", f
         CHECK(a.owns_storage_alone());
     }
 }
+
+}  // namespace tensor_storage_test

@@ -14,7 +14,7 @@ using loom::Shape;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace tensor_tensor_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 bool all_equal(const loom::Tensor<T>& t, T value) {
@@ -40,8 +40,6 @@ double stddev_of(const loom::Tensor<T>& t) {
     }
     return std::sqrt(total / static_cast<double>(t.numel()));
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("zeros, ones, full, scalar and empty", "[tensor]", float, double) {
     using T = TestType;
@@ -487,3 +485,5 @@ TEMPLATE_TEST_CASE("undefined tensors and handle copies", "[tensor]", float, dou
         CHECK(a.requires_grad());  // one record, two handles
     }
 }
+
+}  // namespace tensor_tensor_test
