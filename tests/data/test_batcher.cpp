@@ -225,4 +225,26 @@ TEST_CASE("StreamBatcher rejects a corpus too short or bad sizes", "[data][batch
     CHECK(contains(error_message([] { loom::StreamBatcher({}, 1, 1); }), "corpus of 0 ids"));
 }
 
+TEST_CASE("Batchers resume where they were: StreamBatcher::seek and the window generator's state", "[data][batcher]") {
+    const std::vector<index_t> corpus = positions(200);
+    loom::StreamBatcher stream(corpus, 3, 5);
+    for (int k = 0; k < 17; ++k) stream.next();  // past an epoch boundary (13 batches per epoch)
+    loom::StreamBatcher resumed(corpus, 3, 5);
+    resumed.seek(stream.epoch(), stream.batch_in_epoch());
+    CHECK(resumed.epoch() == 1);
+    for (int k = 0; k < 20; ++k) {
+        const loom::Batch a = stream.next(), b = resumed.next();
+        REQUIRE(a.inputs.values() == b.inputs.values());
+        REQUIRE(a.targets.values() == b.targets.values());
+    }
+    CHECK(contains(error_message([&] { resumed.seek(0, stream.batches_per_epoch()); }), "out of range"));
+    CHECK(contains(error_message([&] { resumed.seek(-1, 0); }), "out of range"));
+
+    loom::RandomWindowBatcher windows(corpus, 4, 6, 11);
+    windows.next();
+    loom::RandomWindowBatcher windows_resumed(corpus, 4, 6, 999);
+    windows_resumed.generator().set_state_string(windows.generator().state_string());
+    for (int k = 0; k < 5; ++k) REQUIRE(windows.next().inputs.values() == windows_resumed.next().inputs.values());
+}
+
 }  // namespace data_batcher_test

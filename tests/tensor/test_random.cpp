@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 namespace tensor_random_test {  // named, not anonymous: the test files are compiled together in unity batches
@@ -142,6 +143,30 @@ TEST_CASE("Generator::normal is Box-Muller on two uniforms", "[random]") {
         CHECK(std::abs(sum / 1e5) < 0.02);
         CHECK(std::abs(sum_sq / 1e5 - 1.0) < 0.02);
     }
+}
+
+TEST_CASE("Generator state_string restores the exact position, kept normal included", "[random]") {
+    loom::Generator g(99);
+    for (int i = 0; i < 5; ++i) g.next_u64();
+    g.normal();  // leaves the pair's second normal kept
+    const std::string saved = g.state_string();
+
+    loom::Generator restored(1);
+    restored.set_state_string(saved);
+    CHECK(restored.state_string() == saved);
+    CHECK(restored.normal() == g.normal());  // the kept value, bit for bit
+    for (int i = 0; i < 10; ++i) CHECK(restored.next_u64() == g.next_u64());
+    CHECK(restored.normal() == g.normal());
+}
+
+TEST_CASE("Generator set_state_string rejects text that is not a state", "[random][errors]") {
+    loom::Generator g(3);
+    const std::string before = g.state_string();
+    for (const std::string bad : {"", "1 2 3", "1 2 3 4 0 7", "0 0 0 0 0 0", "1 2 3 4 0 0 extra", "zz 2 3 4 0 0"}) {
+        const std::string message = loom_test::error_message([&] { g.set_state_string(bad); });
+        CHECK(loom_test::contains(message, "not a generator state"));
+    }
+    CHECK(g.state_string() == before);  // a failed restore leaves the generator as it was
 }
 
 }  // namespace tensor_random_test

@@ -112,6 +112,11 @@ public:
         return batch_from_windows(corpus_, starts, sequence_length_);
     }
 
+    // The generator that draws the windows, for saving and restoring its state
+    // (so a resumed run draws the same batches as an uninterrupted one).
+    Generator& generator() { return generator_; }
+    const Generator& generator() const { return generator_; }
+
     index_t batch_size() const { return batch_size_; }
     index_t sequence_length() const { return sequence_length_; }
     index_t corpus_size() const { return static_cast<index_t>(corpus_.size()); }
@@ -158,6 +163,15 @@ public:
     void reset() {
         next_batch_ = 0;
         epoch_ = 0;
+    }
+
+    // Continues from batch `batch_in_epoch` of epoch `epoch`, as when resuming training.
+    void seek(index_t epoch, index_t batch_in_epoch) {
+        detail::check(epoch >= 0 && batch_in_epoch >= 0 && batch_in_epoch < batches_per_epoch(),
+                      "loom::StreamBatcher::seek: epoch ", epoch, " batch ", batch_in_epoch,
+                      " is out of range (batches per epoch: ", batches_per_epoch(), ")");
+        epoch_ = epoch;
+        next_batch_ = batch_in_epoch;
     }
 
     // Full batches in one pass over the streams: L / T (a partial batch is dropped).

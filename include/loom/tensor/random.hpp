@@ -12,6 +12,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <sstream>
+#include <string>
+
+#include "loom/tensor/error.hpp"
 
 namespace loom {
 
@@ -30,6 +35,36 @@ public:
             word = z ^ (z >> 31);
         }
         has_spare_normal_ = false;
+    }
+
+    // The whole state, as text: the four state words and the kept Box–Muller
+    // normal (as its bit pattern), in hexadecimal. A generator restored from it
+    // continues exactly where this one is, which is what a checkpoint needs to
+    // resume training bit for bit.
+    std::string state_string() const {
+        std::ostringstream out;
+        out << std::hex;
+        for (std::uint64_t word : state_) out << word << ' ';
+        std::uint64_t spare_bits = 0;
+        std::memcpy(&spare_bits, &spare_normal_, sizeof spare_bits);
+        out << spare_bits << ' ' << (has_spare_normal_ ? 1 : 0);
+        return out.str();
+    }
+
+    void set_state_string(const std::string& text) {
+        std::istringstream in(text);
+        in >> std::hex;
+        std::uint64_t words[4]{}, spare_bits = 0;
+        int has_spare = -1;
+        for (std::uint64_t& word : words) in >> word;
+        in >> spare_bits >> has_spare;
+        std::string rest;
+        if (in.fail() || (in >> rest) || (has_spare != 0 && has_spare != 1) ||
+            (words[0] | words[1] | words[2] | words[3]) == 0)
+            throw Error("loom::Generator: not a generator state: '" + text + "'");
+        for (int k = 0; k < 4; ++k) state_[k] = words[k];
+        std::memcpy(&spare_normal_, &spare_bits, sizeof spare_bits);
+        has_spare_normal_ = has_spare == 1;
     }
 
     // 64 uniformly random bits (xoshiro256**).
