@@ -53,6 +53,7 @@ template <typename T>
 struct Open : loom::Module<T> {
     using loom::Module<T>::register_parameter;
     using loom::Module<T>::register_module;
+    using loom::Module<T>::register_generator;
 };
 
 const std::vector<std::pair<std::string, Shape>> expected_parameters = {
@@ -235,6 +236,36 @@ TEMPLATE_TEST_CASE("registration rejects empty, dotted and duplicate names", "[m
     // Nothing was added by the failed registrations.
     CHECK(module.named_parameters().size() == 3);
     CHECK(module.named_children().size() == 1);
+}
+
+TEMPLATE_TEST_CASE("named_generators finds every registered generator with dotted names", "[module]", float, double) {
+    using T = TestType;
+    loom::Generator generator(8);
+    Open<T> root;
+    loom::LSTM<T> lstm(3, 4, 2, generator, 0.5);
+    loom::LSTMCell<T> cell(3, 4, generator);
+    loom::Generator own(1);
+    root.register_generator("noise", own);
+    root.register_module("rnn", lstm);
+    root.register_module("cell", cell);
+
+    const auto generators = root.named_generators();
+    REQUIRE(generators.size() == 2);  // cells have no dropout, so no generator
+    CHECK(generators[0].first == "noise");
+    CHECK(generators[0].second == &own);
+    CHECK(generators[1].first == "rnn.dropout_generator");
+    CHECK(contains(error_message([&] { root.register_generator("noise", own); }), "already a generator"));
+    CHECK(contains(error_message([&] { root.register_parameter("noise", Tensor<T>::zeros(Shape{1})); }),
+                   "already a generator"));
+
+    // The dropout masks come from the registered generator: restoring its state replays them.
+    const Tensor<T> x = Tensor<T>::ones(Shape{2, 3, 3});
+    const std::string saved = generators[1].second->state_string();
+    const Tensor<T> first = lstm(x).output;
+    generators[1].second->set_state_string(saved);
+    const Tensor<T> again = lstm(x).output;
+    CHECK(loom_test::max_abs_diff(first, again) == 0.0);
+    CHECK(loom_test::max_abs_diff(first, lstm(x).output) > 0.0);  // without the restore: other masks
 }
 
 }  // namespace nn_module_test

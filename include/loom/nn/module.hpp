@@ -4,7 +4,9 @@
 // modules. named_parameters() walks the tree and joins names with dots, giving
 // PyTorch's names — "encoder.weight", "rnn.weight_ih_l0" — so that weights can
 // move between the two libraries by name. train()/eval() set a mode flag on the
-// whole tree (dropout reads it).
+// whole tree (dropout reads it). Modules that draw random numbers while they
+// run (dropout) register their Generator, so named_generators() lets a
+// checkpoint save and restore every random state of a model.
 //
 // Children are registered by reference to members of the parent, so a Module
 // can be neither copied nor moved (the references would dangle); build models in
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "loom/tensor/error.hpp"
+#include "loom/tensor/random.hpp"
 #include "loom/tensor/tensor.hpp"
 
 namespace loom {
@@ -71,6 +74,14 @@ public:
 
     const std::vector<std::pair<std::string, Module<T>*>>& named_children() const { return children_; }
 
+    // The generators this module and its children draw from while running,
+    // named by dotted path like parameters ("rnn.dropout_generator").
+    std::vector<std::pair<std::string, Generator*>> named_generators() const {
+        std::vector<std::pair<std::string, Generator*>> result;
+        collect_generators("", result);
+        return result;
+    }
+
 protected:
     // Marks `value` as a parameter (requires_grad) named `name` and returns it.
     Tensor<T> register_parameter(const std::string& name, Tensor<T> value) {
@@ -88,6 +99,13 @@ protected:
         return child;
     }
 
+    // Registers a member generator that forward() draws from (e.g. for dropout).
+    Generator& register_generator(const std::string& name, Generator& generator) {
+        check_new_name(name);
+        generators_.emplace_back(name, &generator);
+        return generator;
+    }
+
 private:
     void check_new_name(const std::string& name) const {
         detail::check(!name.empty() && name.find('.') == std::string::npos,
@@ -96,6 +114,13 @@ private:
             detail::check(p.first != name, "loom::Module: name '", name, "' is already a parameter");
         for (auto& c : children_)
             detail::check(c.first != name, "loom::Module: name '", name, "' is already a child module");
+        for (auto& g : generators_)
+            detail::check(g.first != name, "loom::Module: name '", name, "' is already a generator");
+    }
+
+    void collect_generators(const std::string& prefix, std::vector<std::pair<std::string, Generator*>>& out) const {
+        for (auto& g : generators_) out.emplace_back(prefix + g.first, g.second);
+        for (auto& c : children_) c.second->collect_generators(prefix + c.first + ".", out);
     }
 
     void collect_parameters(const std::string& prefix, std::vector<std::pair<std::string, Tensor<T>>>& out) const {
@@ -105,6 +130,7 @@ private:
 
     std::vector<std::pair<std::string, Tensor<T>>> parameters_;
     std::vector<std::pair<std::string, Module<T>*>> children_;
+    std::vector<std::pair<std::string, Generator*>> generators_;
     bool training_ = true;
 };
 

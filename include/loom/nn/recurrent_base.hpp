@@ -73,6 +73,7 @@ protected:
             }
             layers.push_back(w);
         }
+        if (!is_cell) this->register_generator("dropout_generator", dropout_generator_);
     }
 
     // Row `layer` of a [num_layers, B, H] state as [B, H] (undefined stays undefined).
