@@ -163,7 +163,7 @@ TEMPLATE_TEST_CASE("SGD rejects invalid arguments", "[sgd]", float, double) {
 
     // Valid corner cases construct.
     CHECK(error_message([&] { loom::SGD<T>(params, 0.0); }).empty());
-    CHECK(error_message([&] { loom::SGD<T>({}, 0.1); }).empty());
+    CHECK(error_message([&] { loom::SGD<T>(std::vector<Tensor<T>>{}, 0.1); }).empty());  // {} alone would be ambiguous with the groups constructor
     CHECK(error_message([&] { loom::SGD<T>(params, 0.1, 0.9, 0.0, true); }).empty());
 }
 

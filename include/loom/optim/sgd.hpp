@@ -1,88 +1,96 @@
 // loom/optim/sgd.hpp — stochastic gradient descent, as torch.optim.SGD.
 //
 // For each parameter p with gradient g (parameters without a gradient are
-// skipped), with learning rate η, momentum μ, dampening τ, weight decay λ:
+// skipped), with learning rate η and weight decay λ (of p's group), momentum μ,
+// dampening τ:
 //   d = g + λ p
-//   b = d                          on the first step,
-//   b = μ b + (1 - τ) d            afterwards          (when μ > 0)
-//   d = d + μ b  (Nesterov)   or   d = b               (when μ > 0)
-//   p = p - η d
+//   b = d                          on p's first step,
+//   b = μ b + (1 − τ) d            afterwards          (only when μ > 0)
+//   d = d + μ b  (Nesterov)   or   d = b               (only when μ > 0)
+//   p = p − η d
+// The momentum buffer b is saved by state() as "<index>.momentum_buffer".
 // The update runs on the raw data under NoGradGuard: it is not part of any graph.
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <vector>
 
 #include "loom/autograd/grad_mode.hpp"
+#include "loom/optim/optimizer.hpp"
 #include "loom/tensor/tensor.hpp"
 
 namespace loom {
 
 template <typename T>
-class SGD {
+class SGD : public Optimizer<T> {
 public:
     SGD(std::vector<Tensor<T>> parameters, double learning_rate, double momentum = 0.0, double weight_decay = 0.0,
         bool nesterov = false, double dampening = 0.0)
-        : parameters_(std::move(parameters)),
-          learning_rate_(learning_rate),
+        : SGD(Optimizer<T>::one_group(std::move(parameters)), learning_rate, momentum, weight_decay, nesterov,
+              dampening) {}
+
+    // Groups that leave learning_rate or weight_decay unset take these.
+    SGD(std::vector<ParamGroup<T>> groups, double learning_rate, double momentum = 0.0, double weight_decay = 0.0,
+        bool nesterov = false, double dampening = 0.0)
+        : Optimizer<T>("SGD", std::move(groups), learning_rate, weight_decay),
           momentum_(momentum),
-          weight_decay_(weight_decay),
           dampening_(dampening),
-          nesterov_(nesterov),
-          momentum_buffers_(parameters_.size()) {
-        detail::check(learning_rate >= 0.0, "loom::SGD: learning rate must be >= 0, got ", learning_rate);
-        detail::check(momentum >= 0.0, "loom::SGD: momentum must be >= 0, got ", momentum);
-        detail::check(weight_decay >= 0.0, "loom::SGD: weight_decay must be >= 0, got ", weight_decay);
+          nesterov_(nesterov) {
+        detail::check(momentum >= 0.0 && momentum < std::numeric_limits<double>::infinity(),
+                      "loom::SGD: momentum must be >= 0, got ", momentum);
+        detail::check(dampening == dampening, "loom::SGD: dampening must be a number, got ", dampening);
         detail::check(!nesterov || (momentum > 0.0 && dampening == 0.0),
                       "loom::SGD: Nesterov momentum needs momentum > 0 and dampening 0, got momentum ", momentum,
                       " and dampening ", dampening);
-        for (const Tensor<T>& p : parameters_)
-            detail::check(p.defined() && p.is_leaf(), "loom::SGD: parameters must be defined leaf tensors");
+        // Plain SGD keeps no state at all.
+        if (momentum_ != 0.0) momentum_slot_ = this->add_buffer("momentum_buffer");
     }
 
-    void step() {
+    double momentum() const { return momentum_; }
+    double dampening() const { return dampening_; }
+    bool nesterov() const { return nesterov_; }
+
+    void step() override {
         NoGradGuard no_grad;
-        const T lr = static_cast<T>(learning_rate_), mu = static_cast<T>(momentum_);
-        const T decay = static_cast<T>(weight_decay_), damp = static_cast<T>(dampening_);
-        for (std::size_t k = 0; k < parameters_.size(); ++k) {
-            Tensor<T>& p = parameters_[k];
-            const Tensor<T> g = p.grad();
-            if (!g.defined()) continue;
-            auto value = p.flat();
-            Eigen::Array<T, Eigen::Dynamic, 1> d = g.flat();
-            if (decay != T(0)) d += decay * value;
-            if (mu != T(0)) {
-                Tensor<T>& buffer = momentum_buffers_[k];
-                if (!buffer.defined()) {
-                    buffer = Tensor<T>::empty(p.shape());
-                    buffer.flat() = d;
-                } else {
-                    buffer.flat() = mu * buffer.flat() + (T(1) - damp) * d;
-                }
-                if (nesterov_) d += mu * buffer.flat();
-                else d = buffer.flat();
-            }
-            value -= lr * d;
-        }
+        this->for_each_parameter_with_grad([&](std::size_t index, const ParamGroup<T>& group, Tensor<T>& parameter,
+                                               const Tensor<T>& gradient) {
+            const double weight_decay = *group.weight_decay;
+            // d = g + λ p, as an expression (no temporary array).
+            if (weight_decay != 0.0)
+                update(index, *group.learning_rate, parameter.flat(),
+                       gradient.flat() + static_cast<T>(weight_decay) * parameter.flat());
+            else
+                update(index, *group.learning_rate, parameter.flat(), gradient.flat());
+        });
+        this->count_step();
     }
-
-    // Drops the gradients of all parameters.
-    void zero_grad() {
-        for (Tensor<T>& p : parameters_) p.zero_grad();
-    }
-
-    double learning_rate() const { return learning_rate_; }
-    void set_learning_rate(double learning_rate) {
-        detail::check(learning_rate >= 0.0, "loom::SGD: learning rate must be >= 0, got ", learning_rate);
-        learning_rate_ = learning_rate;
-    }
-    const std::vector<Tensor<T>>& parameters() const { return parameters_; }
 
 private:
-    std::vector<Tensor<T>> parameters_;
-    double learning_rate_, momentum_, weight_decay_, dampening_;
+    // p ← p − η d, through the momentum buffer when there is one. `direction`
+    // may read `value`: every line below is elementwise, so element i of the
+    // result only reads element i, before it is written.
+    template <typename Direction>
+    void update(std::size_t index, double learning_rate, typename Tensor<T>::ArrayMap value,
+                const Direction& direction) {
+        const T lr = static_cast<T>(learning_rate);
+        if (momentum_ == 0.0) {
+            value -= lr * direction;
+            return;
+        }
+        const T mu = static_cast<T>(momentum_);
+        const bool first_step = !this->has_state(index);
+        if (first_step) this->initialise_state(index);
+        auto buffer = this->buffer(momentum_slot_, index).flat();
+        if (first_step) buffer = direction;
+        else buffer = mu * buffer + static_cast<T>(1.0 - dampening_) * direction;
+        if (nesterov_) value -= lr * (direction + mu * buffer);
+        else value -= lr * buffer;
+    }
+
+    double momentum_, dampening_;
     bool nesterov_;
-    std::vector<Tensor<T>> momentum_buffers_;
+    std::size_t momentum_slot_ = 0;
 };
 
 }  // namespace loom
