@@ -3,9 +3,11 @@
 // Tests for loom/optim/clip_grad.hpp: clip_grad_norm_ against
 // torch.nn.utils.clip_grad_norm_ (tests/data/clip_grad.txt, made by
 // tests/fixtures/make_layer_fixtures.py); the total norm it returns;
-// gradients under max_norm left alone; parameters without gradients; checks.
+// gradients under max_norm left alone; parameters without gradients; checks;
+// a non-finite total norm (returned, gradients untouched); clip_grad_value_.
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -124,6 +126,53 @@ TEMPLATE_TEST_CASE("clip_grad_norm_ rejects max_norm <= 0", "[clip_grad]", float
                        "loom::clip_grad_norm_: max_norm must be positive"));
     }
     CHECK(params[0].grad().to_vector() == std::vector<T>{1, 1});
+}
+
+
+TEMPLATE_TEST_CASE("clip_grad_norm_ returns a non-finite total and leaves the gradients alone", "[clip_grad]", float,
+                   double) {
+    using T = TestType;
+    const T inf = std::numeric_limits<T>::infinity();
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    const Tensor<T> finite = Tensor<T>::from_list({3, -4}, Shape{2});
+    for (const T bad : {inf, -inf, nan}) {
+        INFO("bad gradient element " << bad);
+        std::vector<Tensor<T>> params{parameter_with_grad(Shape{2}, finite),
+                                      parameter_with_grad(Shape{2}, Tensor<T>::from_list({1, bad}, Shape{2}))};
+        const double total = loom::clip_grad_norm_(params, 1.0);
+        if (std::isnan(static_cast<double>(bad))) CHECK(std::isnan(total));
+        else CHECK(total == std::numeric_limits<double>::infinity());
+        // Not scaled by NaN (or zeroed by 1/inf): the finite gradient is as it was.
+        CHECK(params[0].grad().to_vector() == finite.to_vector());
+        CHECK(params[1].grad().at({0}) == T(1));
+    }
+}
+
+TEMPLATE_TEST_CASE("clip_grad_value_ clamps every gradient element", "[clip_grad]", float, double) {
+    using T = TestType;
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    std::vector<Tensor<T>> params{
+        parameter_with_grad(Shape{2, 3}, Tensor<T>::from_list({-3, -0.5, 0, 0.25, 0.5, 7}, Shape{2, 3})),
+        parameter_with_grad<T>(Shape{4}, Tensor<T>()),  // no gradient: skipped
+        parameter_with_grad(Shape{3}, Tensor<T>::from_list({nan, -std::numeric_limits<T>::infinity(), T(0.49)},
+                                                           Shape{3}))};
+    const Tensor<T> shared = params[0].grad();
+    loom::clip_grad_value_(params, 0.5);
+    CHECK(params[0].grad().to_vector() == std::vector<T>{T(-0.5), T(-0.5), T(0), T(0.25), T(0.5), T(0.5)});
+    CHECK(shared.impl_ptr() == params[0].grad().impl_ptr());  // in place
+    CHECK_FALSE(params[1].grad().defined());
+    CHECK(std::isnan(params[2].grad().at({0})));  // NaN stays NaN, as in PyTorch
+    CHECK(params[2].grad().at({1}) == T(-0.5));
+    CHECK(params[2].grad().at({2}) == T(0.49));
+
+    // clip_value 0 zeroes the gradients; a negative one is an error.
+    loom::clip_grad_value_(params, 0.0);
+    CHECK(params[0].grad().to_vector() == std::vector<T>(6, T(0)));
+    for (double bad : {-0.1, std::nan("")}) {
+        INFO("clip_value " << bad);
+        CHECK(contains(error_message([&] { loom::clip_grad_value_(params, bad); }),
+                       "loom::clip_grad_value_: clip_value must be >= 0, got "));
+    }
 }
 
 }  // namespace optim_clip_grad_test

@@ -34,7 +34,7 @@ using loom::Tensor;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace optim_optimizers_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 double tolerance() {
@@ -102,8 +102,6 @@ void check_against_fixture(const loom_test::Fixture& fixture, const Case& c, con
     // The gradients are left as they were.
     CHECK(same_bits(a.grad(), fixture.template get<T>("grad_a_5")));
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("SGD matches torch.optim.SGD over five steps", "[optim][sgd][fixture]", float, double) {
     using T = TestType;
@@ -289,8 +287,6 @@ TEMPLATE_TEST_CASE("Optimizers reject invalid arguments", "[optim]", float, doub
     CHECK(message([&] { AdamW<T>(std::vector<Tensor<T>>{}); }).empty());
 }
 
-namespace {
-
 // A setup for resume tests: parameters a [3, 4] and b [5] with five fixed
 // gradients; b has none at step 2.
 template <typename T>
@@ -358,8 +354,6 @@ void check_exact_resume(const std::string& label, const Factory<T>& factory,
         CHECK(same_bits(got.tensors[i].second, want.tensors[i].second));
     }
 }
-
-}  // namespace
 
 TEMPLATE_TEST_CASE("state and load_state resume exactly", "[optim][state]", float, double) {
     using T = TestType;
@@ -508,8 +502,6 @@ TEMPLATE_TEST_CASE("state refuses per-parameter step counts a tensor cannot hold
     }
 }
 
-namespace {
-
 // A two-layer model y = W₂ tanh(W₁ x + b₁) + b₂ with loss mean((y − target)²).
 template <typename T>
 struct SmallModel {
@@ -533,8 +525,6 @@ Tensor<T> rows_of(const Tensor<T>& x, index_t first, index_t count) {
     return Tensor<T>::from_vector(std::vector<T>(all.begin() + first * columns, all.begin() + (first + count) * columns),
                                   Shape{count, columns});
 }
-
-}  // namespace
 
 TEST_CASE("Gradient accumulation over micro-batches gives the full batch's step", "[optim][accumulation]") {
     using T = double;
@@ -581,3 +571,5 @@ TEST_CASE("Gradient accumulation over micro-batches gives the full batch's step"
         CHECK(loom_test::max_abs_diff(full.hidden.weight, SmallModel<T>().hidden.weight) > 1e-3);
     }
 }
+
+}  // namespace optim_optimizers_test
