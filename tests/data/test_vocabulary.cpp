@@ -233,4 +233,12 @@ TEST_CASE("Vocabulary::summary", "[data][vocabulary]") {
     CHECK(loom::Vocabulary::from_text("ba\n").summary() == "Vocabulary(3 characters, U+000A '\\n' .. U+0062 'b')");
 }
 
+TEST_CASE("Vocabulary::text lists every character once in id order and rebuilds the vocabulary", "[data][vocabulary]") {
+    const loom::Vocabulary vocabulary = loom::Vocabulary::from_text("ba\nab 床前明月光 a\t");
+    const std::string text = vocabulary.text();
+    CHECK(text == "\t\n ab光前床明月");
+    CHECK(loom::Vocabulary::from_text(text) == vocabulary);
+    CHECK(loom::Vocabulary().text().empty());
+}
+
 }  // namespace data_vocabulary_test

@@ -117,6 +117,14 @@ public:
     // The UTF-8 text of one id: one character, one to four bytes.
     std::string decode(index_t id) const { return utf8_encode(char_of(id)); }
 
+    // Every character once, in id order, as UTF-8 text: from_text(v.text()) == v.
+    // Checkpoints keep the vocabulary this way, in their metadata.
+    std::string text() const {
+        std::string result;
+        for (const char32_t character : characters_) detail::append_utf8(result, character);
+        return result;
+    }
+
     // A one-line description, e.g. "Vocabulary(65 characters, U+000A '\n' .. U+007A 'z')".
     std::string summary() const {
         if (empty()) return "Vocabulary(empty)";
