@@ -42,7 +42,10 @@ void check_matches(const std::string& what, const Tensor<T>& got, const Tensor<T
         const double ref = static_cast<double>(want.data()[i]);
         const double diff = std::abs(static_cast<double>(got.data()[i]) - ref) / std::max(1.0, std::abs(ref));
         if (!(diff <= tolerance<T>())) ++failures;
-        if (!(diff <= worst)) worst = diff, worst_index = i;
+        if (!(diff <= worst)) {  // NaN counts as worst too
+            worst = diff;
+            worst_index = i;
+        }
     }
     INFO(failures << " of " << got.numel() << " elements differ; largest relative difference " << worst
                   << " at element " << worst_index << ", tolerance " << tolerance<T>());
