@@ -24,7 +24,7 @@ using loom::Tensor;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace nn_gru_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 double tolerance() {
@@ -206,8 +206,6 @@ void check_cell(const CellCase& c) {
     check_matches("step h", state_layer(layer.step(fixture.get<T>("x"), stacked), 0), fixture.get<T>("h"));
 }
 
-}  // namespace
-
 TEMPLATE_TEST_CASE("GRU with 2 layers, bias and initial state matches PyTorch", "[gru][fixture]", float, double) {
     check_layer<TestType>(kStacked);
 }
@@ -292,3 +290,5 @@ TEMPLATE_TEST_CASE("GRU and GRUCell check input and state shapes", "[gru][errors
                    "initial hidden state must be [2, 5]"));
     CHECK(cell(x_step, Tensor<T>::zeros(Shape{2, 5})).shape() == Shape{2, 5});
 }
+
+}  // namespace nn_gru_test

@@ -23,7 +23,7 @@ using loom::Tensor;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace nn_lstm_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 double tolerance() {
@@ -222,8 +222,6 @@ void check_cell(const CellCase& c) {
     check_matches("step c", state_layer(stepped.c, 0), fixture.get<T>("c"));
 }
 
-}  // namespace
-
 TEMPLATE_TEST_CASE("LSTM with 2 layers, bias and initial state matches PyTorch", "[lstm][fixture]", float, double) {
     check_layer<TestType>(kStacked);
 }
@@ -313,3 +311,5 @@ TEMPLATE_TEST_CASE("LSTM and LSTMCell check input and state shapes", "[lstm][err
     CHECK(next.h.shape() == Shape{2, 5});
     CHECK(next.c.shape() == Shape{2, 5});
 }
+
+}  // namespace nn_lstm_test

@@ -23,7 +23,7 @@ using loom::Tensor;
 using loom_test::contains;
 using loom_test::error_message;
 
-namespace {
+namespace nn_rnn_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 template <typename T>
 double tolerance() {
@@ -229,8 +229,6 @@ void check_cell(const CellCase& c) {
     check_matches("step h", state_layer(layer.step(fixture.get<T>("x"), stacked), 0), fixture.get<T>("h"));
 }
 
-}  // namespace
-
 TEMPLATE_TEST_CASE("RNN with 2 layers, bias and initial state matches PyTorch, tanh and relu", "[rnn][fixture]", float,
                    double) {
     for (const LayerCase& c : kStacked) {
@@ -321,3 +319,5 @@ TEMPLATE_TEST_CASE("RNN and RNNCell check input and state shapes", "[rnn][errors
                    "initial hidden state must be [2, 5]"));
     CHECK(cell(x_step, Tensor<T>::zeros(Shape{2, 5})).shape() == Shape{2, 5});
 }
+
+}  // namespace nn_rnn_test

@@ -18,7 +18,7 @@ using loom::index_t;
 using loom::Shape;
 using loom::Tensord;
 
-namespace {
+namespace ops_recurrent_vs_composed_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 constexpr double kTolerance = 1e-12;
 
@@ -221,8 +221,6 @@ const std::vector<NamedConfig> kConfigs{
     {"3 steps, biases, only h0 given", {2, 3, 5, 4, true, true, false}},
 };
 
-}  // namespace
-
 TEST_CASE("fused lstm equals lstm composed from basic ops, outputs and all gradients", "[lstm][composed]") {
     std::uint64_t seed = 100;
     for (const NamedConfig& nc : kConfigs) {
@@ -376,3 +374,5 @@ TEST_CASE("rnn step kernels equal tanh and relu composed, forward and backward",
         check_matches("dL/da", da, a.grad());
     }
 }
+
+}  // namespace ops_recurrent_vs_composed_test
