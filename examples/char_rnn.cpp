@@ -16,6 +16,11 @@
 // validation loss every --eval-every steps, a text sample every --sample-every
 // steps, a CSV log, the vocabulary, and at the end the final validation loss and
 // --generate characters sampled from --prompt.
+//
+// The loop itself (optimizers, schedules, gradient accumulation, clipping,
+// checkpoints every --checkpoint-every steps and on Ctrl-C, --resume,
+// keep-best, the NaN/Inf guard) is examples/training.hpp, shared with the
+// other examples.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -33,16 +38,14 @@
 #include <loom/data/text_dataset.hpp>
 #include <loom/decode/sample.hpp>
 #include <loom/nn/loss.hpp>
-#include <loom/optim/clip_grad.hpp>
-#include <loom/optim/sgd.hpp>
 #include <loom/tensor/parallel.hpp>
 
 #include "char_model.hpp"
 #include "cli.hpp"
+#include "training.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using Model = char_model::CharModel<float>;
 using State = char_model::State<float>;
 
@@ -50,16 +53,20 @@ struct Options {
     std::string data = "data/tinyshakespeare.txt";
     std::string cell = "lstm";
     loom::index_t hidden = 256, layers = 2, embedding = 64, seq = 64, batch = 32;
-    double lr = 1.0, momentum = 0.9, clip = 5.0, dropout = 0.0, validation_fraction = 0.1;
-    loom::index_t steps = 1000;
+    double dropout = 0.0, validation_fraction = 0.1;
     std::uint64_t seed = 1234;
     int threads = 0;  // 0: all cores
     std::string batching = "stream";
-    loom::index_t eval_every = 250, eval_batches = 0, sample_every = 500, sample_length = 200, print_every = 50;
+    loom::index_t eval_batches = 0, sample_every = 500, sample_length = 200;
     loom::index_t generate = 500;
     double temperature = 0.8;
     std::string prompt = "ROMEO:";
-    std::string out_dir = "char_rnn_out";
+    training::LoopOptions loop;
+
+    Options() {
+        loop.out_dir = "char_rnn_out";
+        loop.steps = 1000;
+    }
 };
 
 cli::Parser make_parser(Options& o) {
@@ -70,25 +77,19 @@ cli::Parser make_parser(Options& o) {
     p.add("--layers", o.layers, "stacked recurrent layers");
     p.add("--embedding", o.embedding, "character embedding size");
     p.add("--seq", o.seq, "characters per training window T (BPTT length)");
-    p.add("--batch", o.batch, "windows per batch B");
-    p.add("--lr", o.lr, "SGD learning rate");
-    p.add("--momentum", o.momentum, "SGD momentum");
-    p.add("--clip", o.clip, "clip the gradient norm to this (0: off)");
+    p.add("--batch", o.batch, "windows per micro-batch B");
     p.add("--dropout", o.dropout, "dropout between recurrent layers");
-    p.add("--steps", o.steps, "training steps (batches)");
     p.add("--seed", o.seed, "seed for initialisation, batching and sampling");
     p.add("--threads", o.threads, "threads (0: all cores)");
     p.add("--batching", o.batching, "stream (stateful truncated BPTT) or random (independent windows)");
     p.add("--validation", o.validation_fraction, "fraction of the text held out (its end)");
-    p.add("--eval-every", o.eval_every, "validation loss every N steps (0: only at the end)");
     p.add("--eval-batches", o.eval_batches, "validation batches per evaluation (0: the whole split)");
     p.add("--sample-every", o.sample_every, "print a text sample every N steps (0: never)");
     p.add("--sample-length", o.sample_length, "characters per intermediate sample");
-    p.add("--print-every", o.print_every, "progress lines every N steps when not on a terminal");
     p.add("--generate", o.generate, "characters to generate at the end");
     p.add("--temperature", o.temperature, "sampling temperature (0: greedy)");
     p.add("--prompt", o.prompt, "text to start generating from");
-    p.add("--out", o.out_dir, "directory for log.csv and vocabulary.txt");
+    training::add_loop_options(p, o.loop);
     return p;
 }
 
@@ -100,15 +101,6 @@ std::string resolve_data_path(const std::string& path) {
     if (std::filesystem::exists(bundled)) return bundled;
 #endif
     return path;  // CharDataset reports the missing file
-}
-
-std::string format_duration(double seconds) {
-    const long total = static_cast<long>(seconds + 0.5);
-    std::ostringstream out;
-    if (total >= 3600) out << total / 3600 << "h";
-    if (total >= 60) out << (total % 3600) / 60 << "m";
-    out << total % 60 << "s";
-    return out.str();
 }
 
 // Mean cross-entropy (nats/char) over validation batches, carrying the state
@@ -148,82 +140,31 @@ std::string generate(Model& model, const loom::Vocabulary& vocabulary, const std
     return prompt + vocabulary.decode(generated);
 }
 
-// The CSV log, rewritten whole (atomically: temp file, then rename) whenever it changes.
-class CsvLog {
-public:
-    explicit CsvLog(std::string path) : path_(std::move(path)) {}
-
-    void add(loom::index_t step, double train_loss, double val_loss, double tokens_per_s, double seconds) {
-        std::ostringstream row;
-        row << step << ',';
-        if (train_loss >= 0) row << train_loss;
-        row << ',';
-        if (val_loss >= 0) row << val_loss;
-        row << ',' << tokens_per_s << ',' << seconds << '\n';
-        rows_ += row.str();
-    }
-
-    void flush() const {
-        const std::string temp = path_ + ".tmp";
-        {
-            std::ofstream out(temp, std::ios::trunc);
-            out << "step,train_loss,val_loss,tokens_per_s,seconds\n" << rows_;
-            out.flush();
-            if (!out) throw loom::Error("char_rnn: cannot write " + temp);
-        }
-        std::filesystem::rename(temp, path_);
-    }
-
-private:
-    std::string path_;
-    std::string rows_;
-};
-
-// The in-place progress line on a terminal; plain lines otherwise.
-class Progress {
-public:
-    explicit Progress(loom::index_t print_every) : tty_(isatty(fileno(stdout)) != 0), print_every_(print_every) {}
-
-    void update(loom::index_t step, loom::index_t total, double loss, double tokens_per_s, double eta_seconds) {
-        std::ostringstream line;
-        line << "step " << step << "/" << total << " | loss " << std::fixed;
-        line.precision(4);
-        line << loss << " | ";
-        line.precision(1);
-        line << tokens_per_s / 1000.0 << "k tok/s | ETA " << format_duration(eta_seconds);
-        if (tty_) {
-            std::cout << '\r' << line.str() << "\033[K" << std::flush;
-            line_open_ = true;
-        } else if (print_every_ > 0 && (step % print_every_ == 0 || step == total)) {
-            std::cout << line.str() << std::endl;
-        }
-    }
-
-    // Prints a full line of its own (ending the progress line first).
-    void message(const std::string& text) {
-        if (line_open_) std::cout << '\n';
-        line_open_ = false;
-        std::cout << text << std::endl;
-    }
-
-private:
-    bool tty_;
-    loom::index_t print_every_;
-    bool line_open_ = false;
-};
+// What describes the model in its checkpoints: enough to rebuild it.
+std::map<std::string, std::string> model_metadata(const char_model::Config& config, const loom::Vocabulary& vocabulary) {
+    return {{"model.kind", "char_rnn"},
+            {"model.cell", char_model::cell_name(config.cell)},
+            {"model.vocabulary_size", std::to_string(config.vocabulary_size)},
+            {"model.embedding_dim", std::to_string(config.embedding_dim)},
+            {"model.hidden_size", std::to_string(config.hidden_size)},
+            {"model.num_layers", std::to_string(config.num_layers)},
+            {"model.dropout", std::to_string(config.dropout)},
+            {"model.vocabulary", vocabulary.text()}};
+}
 
 int run(const Options& o) {
     if (o.threads > 0) loom::set_num_threads(o.threads);
     const bool stream_batching = o.batching == "stream";
     if (!stream_batching && o.batching != "random")
         throw loom::Error("char_rnn: --batching must be stream or random, got '" + o.batching + "'");
+    training::check_loop_options(o.loop);
 
     const std::string data_path = resolve_data_path(o.data);
     const loom::CharDataset dataset = loom::CharDataset::from_file(data_path);
     const loom::Vocabulary& vocabulary = dataset.vocabulary();
     const loom::TrainValidationSplit split = loom::split_train_validation(dataset.ids(), o.validation_fraction);
-    std::filesystem::create_directories(o.out_dir);
-    vocabulary.save(o.out_dir + "/vocabulary.txt");
+    std::filesystem::create_directories(o.loop.out_dir);
+    vocabulary.save(o.loop.out_dir + "/vocabulary.txt");
 
     loom::Generator generator(o.seed);
     char_model::Config config;
@@ -234,15 +175,14 @@ int run(const Options& o) {
     config.cell = char_model::parse_cell(o.cell);
     config.dropout = o.dropout;
     Model model(config, generator);
-    loom::SGD<float> optimizer(model.parameters(), o.lr, o.momentum);
+    const std::unique_ptr<loom::Optimizer<float>> optimizer = training::make_optimizer<float>(o.loop, model.parameters());
 
     std::cout << "data: " << data_path << " (" << dataset.size() << " characters, vocabulary " << vocabulary.size()
               << ", train " << split.train.size() << ", validation " << split.validation.size() << ")\n"
               << "model: " << char_model::cell_name(config.cell) << " " << o.layers << "x" << o.hidden
               << ", embedding " << o.embedding << ", " << model.parameter_count() << " parameters\n"
-              << "training: " << o.steps << " steps of " << o.batch << "x" << o.seq << " (" << o.batching
-              << "), SGD lr " << o.lr << " momentum " << o.momentum << ", clip " << o.clip << ", threads "
-              << loom::get_num_threads() << "\n";
+              << "training: " << o.loop.steps << " steps of " << o.batch << "x" << o.seq << " (" << o.batching
+              << "), " << training::describe_optimizer(o.loop) << ", threads " << loom::get_num_threads() << "\n";
 
     std::string prompt = o.prompt;
     for (char32_t c : loom::utf8_decode(prompt))
@@ -255,66 +195,58 @@ int run(const Options& o) {
     loom::StreamBatcher stream(split.train, o.batch, o.seq);
     loom::RandomWindowBatcher windows(split.train, o.batch, o.seq, generator.next_u64());
     loom::Generator sampler(o.seed + 1);
-    CsvLog log(o.out_dir + "/log.csv");
-    Progress progress(o.print_every);
-    State state;
+    State state;  // carried from batch to batch in stream batching
 
-    const auto start = Clock::now();
-    auto window_start = start;
-    loom::index_t window_steps = 0;
-    double tokens_per_s = 0.0;
-    for (loom::index_t step = 1; step <= o.steps; ++step) {
+    training::LoopHooks<float> hooks;
+    hooks.tokens_per_step = o.batch * o.seq * o.loop.accumulate;
+    hooks.model_metadata = model_metadata(config, vocabulary);
+    hooks.compute_loss = [&] {
         if (stream_batching && stream.batch_in_epoch() == 0) state = State();  // the streams start afresh
         const loom::Batch batch = stream_batching ? stream.next() : windows.next();
         if (!stream_batching) state = State();
-
         state = state.detached();  // truncated BPTT: no gradient into the previous batch
-        const loom::Tensor<float> loss = loom::cross_entropy(model.forward(batch.inputs, state), batch.targets);
-        optimizer.zero_grad();
-        loss.backward();
-        if (o.clip > 0) loom::clip_grad_norm_(optimizer.parameters(), o.clip);
-        optimizer.step();
+        return loom::cross_entropy(model.forward(batch.inputs, state), batch.targets);
+    };
+    hooks.evaluate = [&] { return evaluate(model, split.validation, o); };
+    training::TrainingLoop<float>* loop_pointer = nullptr;
+    hooks.after_step = [&](std::int64_t step) {
+        if (o.sample_every > 0 && step % o.sample_every == 0 && step != o.loop.steps)
+            loop_pointer->progress().message("---- sample at step " + std::to_string(step) + " ----\n" +
+                                             generate(model, vocabulary, prompt, o.sample_length, o.temperature, sampler) +
+                                             "\n----");
+    };
+    hooks.save_state = [&](loom::CheckpointWriter<float>& writer) {
+        writer.set("train.stream_epoch", std::to_string(stream.epoch()));
+        writer.set("train.stream_batch", std::to_string(stream.batch_in_epoch()));
+        writer.set("rng.windows", windows.generator().state_string());
+        writer.set("rng.sampler", sampler.state_string());
+        if (state.h.defined()) writer.add_tensor("train.state.h", state.h);
+        if (state.c.defined()) writer.add_tensor("train.state.c", state.c);
+    };
+    hooks.load_state = [&](const loom::Checkpoint<float>& checkpoint) {
+        stream.seek(checkpoint.get_int("train.stream_epoch"), checkpoint.get_int("train.stream_batch"));
+        windows.generator().set_state_string(checkpoint.get("rng.windows"));
+        sampler.set_state_string(checkpoint.get("rng.sampler"));
+        state = State();
+        if (checkpoint.has_tensor("train.state.h")) state.h = checkpoint.tensor("train.state.h");
+        if (checkpoint.has_tensor("train.state.c")) state.c = checkpoint.tensor("train.state.c");
+    };
 
-        const double train_loss = loss.item();
-        const auto now = Clock::now();
-        ++window_steps;
-        const double window_seconds = std::chrono::duration<double>(now - window_start).count();
-        if (window_seconds >= 1.0 || step == 1) {  // tokens/s over the last second or so
-            tokens_per_s = static_cast<double>(window_steps * o.batch * o.seq) / window_seconds;
-            window_start = now;
-            window_steps = 0;
-        }
-        const double elapsed = std::chrono::duration<double>(now - start).count();
-        const double eta = elapsed / static_cast<double>(step) * static_cast<double>(o.steps - step);
-        progress.update(step, o.steps, train_loss, tokens_per_s, eta);
+    training::TrainingLoop<float> loop(o.loop, model, *optimizer, std::move(hooks));
+    loop_pointer = &loop;
+    loop.resume_if_asked();
+    const training::LoopEnd end = loop.run();
+    if (end == training::LoopEnd::interrupted) return 130;  // the shell's code for "ended by Ctrl-C"
+    if (end == training::LoopEnd::nonfinite) return 2;
 
-        const bool evaluate_now = o.eval_every > 0 && step % o.eval_every == 0 && step != o.steps;
-        double val_loss = -1.0;
-        if (evaluate_now) {
-            val_loss = evaluate(model, split.validation, o);
-            std::ostringstream text;
-            text << "step " << step << ": validation loss " << val_loss << " nats/char";
-            progress.message(text.str());
-        }
-        if (evaluate_now || step % std::max<loom::index_t>(o.print_every, 1) == 0)
-            log.add(step, train_loss, val_loss, tokens_per_s, elapsed);
-        if (evaluate_now) log.flush();
-        if (o.sample_every > 0 && step % o.sample_every == 0 && step != o.steps)
-            progress.message("---- sample at step " + std::to_string(step) + " ----\n" +
-                             generate(model, vocabulary, prompt, o.sample_length, o.temperature, sampler) + "\n----");
-    }
-
-    const double final_loss = evaluate(model, split.validation, o);
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    log.add(o.steps, -1.0, final_loss, static_cast<double>(o.steps * o.batch * o.seq) / seconds, seconds);
-    log.flush();
     std::ostringstream summary;
-    summary << "final validation loss: " << final_loss << " nats/char (" << format_duration(seconds) << " training, "
-            << static_cast<long>(static_cast<double>(o.steps * o.batch * o.seq) / seconds) << " tokens/s)";
-    progress.message(summary.str());
+    summary << "final validation loss: " << std::setprecision(9) << loop.final_validation_loss() << " nats/char ("
+            << training::format_duration(loop.seconds()) << " training)";
+    loop.progress().message(summary.str());
     std::cout << "---- " << o.generate << " characters, temperature " << o.temperature << " ----\n"
               << generate(model, vocabulary, prompt, o.generate, o.temperature, sampler) << "\n----\n"
-              << "log: " << o.out_dir << "/log.csv, vocabulary: " << o.out_dir << "/vocabulary.txt\n";
+              << "log: " << o.loop.out_dir << "/log.csv, checkpoint: " << loop.last_path()
+              << ", vocabulary: " << o.loop.out_dir << "/vocabulary.txt\n";
     return 0;
 }
 

@@ -53,6 +53,15 @@ public:
                             }});
     }
 
+    // true/false, yes/no, on/off or 1/0.
+    void add(const std::string& name, bool& target, const std::string& help) {
+        options_.push_back({name, help, target ? "true" : "false", [&target, name](const std::string& v) {
+                                if (v == "true" || v == "yes" || v == "on" || v == "1") target = true;
+                                else if (v == "false" || v == "no" || v == "off" || v == "0") target = false;
+                                else fail(name, v, "is not true or false");
+                            }});
+    }
+
     // Returns false if --help was given (the usage has been printed).
     bool parse(int argc, char** argv) {
         for (int i = 1; i < argc; ++i) {

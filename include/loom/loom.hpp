@@ -2,10 +2,13 @@
 //
 // The layers, each including only those above it in this list:
 //   tensor/    Shape, Storage, Tensor<T>, IndexTensor, Generator, printing, threads
+//   io/        safetensors files (needs only tensor/)
 //   autograd/  graph nodes, the backward engine, NoGradGuard, gradcheck
 //   ops/       differentiable operations (each with its backward)
-//   nn/        Module and layers: Linear, Embedding, RNN/LSTM/GRU (+ cells), losses
-//   optim/     SGD, gradient clipping
+//   nn/        Module and layers: Linear, Embedding, RNN/LSTM/GRU (+ cells), losses,
+//              state_dict save/load
+//   optim/     SGD, Adam/AdamW, RMSprop, gradient clipping, learning-rate schedules
+//   train/     checkpoints: model + optimizer + random state, for exact resume
 //   decode/    picking tokens from logits (greedy, temperature sampling)
 //   data/      UTF-8 text, vocabularies, mini-batches (needs only tensor/)
 // Each header also works on its own.
@@ -21,6 +24,8 @@
 #include "loom/tensor/shape.hpp"
 #include "loom/tensor/storage.hpp"
 #include "loom/tensor/tensor.hpp"
+
+#include "loom/io/safetensors.hpp"
 
 #include "loom/autograd/engine.hpp"
 #include "loom/autograd/grad_mode.hpp"
@@ -57,9 +62,16 @@
 #include "loom/nn/lstm.hpp"
 #include "loom/nn/gru.hpp"
 #include "loom/nn/rnn.hpp"
+#include "loom/nn/state_dict.hpp"
 
+#include "loom/optim/optimizer.hpp"
 #include "loom/optim/sgd.hpp"
+#include "loom/optim/adam.hpp"
+#include "loom/optim/rmsprop.hpp"
 #include "loom/optim/clip_grad.hpp"
+#include "loom/optim/schedule.hpp"
+
+#include "loom/train/checkpoint.hpp"
 
 #include "loom/decode/sample.hpp"
 
