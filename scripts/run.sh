@@ -10,7 +10,7 @@ cd "$ROOT"
 # shellcheck source=scripts/install_deps.sh
 source "$ROOT/scripts/install_deps.sh"
 
-packages=(g++ make cmake libeigen3-dev catch2 libbenchmark-dev)
+packages=(g++ make cmake libeigen3-dev nlohmann-json3-dev catch2 libbenchmark-dev)
 if [[ "${CXX:-}" == *clang* ]]; then
     packages+=(clang libomp-dev)
 fi
