@@ -40,6 +40,7 @@
 
 #include <unistd.h>
 
+#include <loom/autograd/engine.hpp>
 #include <loom/ops/arithmetic.hpp>
 #include <loom/optim/adam.hpp>
 #include <loom/optim/clip_grad.hpp>
@@ -514,3 +515,15 @@ private:
 };
 
 }  // namespace training
+
+// The float instantiations of the loop, the optimizer factory and the
+// checkpoint classes (optimizers and the JSON reader are slow to compile) are
+// compiled once, in examples/training.cpp, and linked into every example,
+// instead of once per example.
+#ifndef LOOM_EXAMPLES_TRAINING_CPP
+extern template class training::TrainingLoop<float>;
+extern template std::unique_ptr<loom::Optimizer<float>> training::make_optimizer<float>(
+    const training::LoopOptions&, std::vector<loom::Tensor<float>>);
+extern template class loom::Checkpoint<float>;
+extern template class loom::CheckpointWriter<float>;
+#endif
