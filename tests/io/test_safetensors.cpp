@@ -179,6 +179,8 @@ TEST_CASE("safetensors writes an empty file and raw tensors of any dtype", "[saf
     CHECK(contains(error_message([&] { writer.add_raw("x", st::Dtype::F16, {3}, flags, 5); }), "needs 6"));
     CHECK(contains(error_message([&] { writer.add_raw("x", st::Dtype::U8, {-1}, flags, 5); }), "negative"));
     CHECK(contains(error_message([&] { writer.add_int64("x", {1, 2, 3}, {2, 2}); }), "3 values"));
+    CHECK(contains(error_message([&] { writer.add_raw("x", st::Dtype::U8, {1ll << 62, 8}, flags, 5); }),
+                   "too large to store"));
     const st::File file = st::File::parse(writer.to_bytes());
     CHECK(std::memcmp(file.raw_data("flags"), flags, 5) == 0);
     // BOOL is listed but not converted.
@@ -329,6 +331,10 @@ TEST_CASE("safetensors rejects negative and overflowing shapes", "[safetensors]"
     check_rejected(
         make_file(one_entry("\"dtype\": \"U8\", \"shape\": [18446744073709551616], \"data_offsets\": [0, 4]"), four),
         "shape size is a JSON number");
+    // "-0" is an integer zero.
+    CHECK(st::File::parse(make_file(one_entry("\"dtype\": \"F32\", \"shape\": [-0], \"data_offsets\": [0, 0]")))
+              .info("a")
+              .numel == 0);
     // A zero anywhere makes an empty tensor, however large the other sizes.
     const st::File empty = st::File::parse(
         make_file(one_entry("\"dtype\": \"F32\", \"shape\": [4294967296, 4294967296, 0], \"data_offsets\": [0, 0]")));

@@ -437,8 +437,11 @@ private:
     // A non-negative JSON integer, or a failure naming `what`.
     std::uint64_t read_unsigned(const nlohmann::json& value, const std::string& name, const char* what) const {
         if (value.is_number_unsigned()) return value.get<std::uint64_t>();
-        if (value.is_number_integer())  // a negative integer (non-negative ones parse as unsigned)
-            fail("tensor ", detail::quote(name), ": ", what, " ", value.get<std::int64_t>(), " is negative");
+        if (value.is_number_integer()) {  // signed: a negative integer, or "-0"
+            const std::int64_t signed_value = value.get<std::int64_t>();
+            if (signed_value >= 0) return static_cast<std::uint64_t>(signed_value);
+            fail("tensor ", detail::quote(name), ": ", what, " ", signed_value, " is negative");
+        }
         fail("tensor ", detail::quote(name), ": ", what, " is a JSON ", value.type_name(),
              ", not a non-negative integer");
     }
@@ -710,15 +713,17 @@ private:
 
     static std::uint64_t checked_count(const std::string& name, const std::vector<std::int64_t>& shape,
                                        std::size_t element_size) {
-        std::uint64_t count = 1;
         for (const std::int64_t size : shape)
-            loom::detail::check(size >= 0, "loom::safetensors::Writer: tensor ", detail::quote(name), " has shape ",
-                                detail::shape_string(shape), " with a negative size");
-        for (const std::int64_t size : shape) {
+            if (size < 0)
+                loom::detail::fail("loom::safetensors::Writer: tensor ", detail::quote(name), " has shape ",
+                                   detail::shape_string(shape), " with a negative size");
+        for (const std::int64_t size : shape)
             if (size == 0) return 0;
-            loom::detail::check(count <= std::numeric_limits<std::uint64_t>::max() / element_size / static_cast<std::uint64_t>(size),
-                                "loom::safetensors::Writer: tensor ", detail::quote(name), " has shape ",
-                                detail::shape_string(shape), " too large to store");
+        std::uint64_t count = 1;
+        for (const std::int64_t size : shape) {
+            if (count > std::numeric_limits<std::uint64_t>::max() / element_size / static_cast<std::uint64_t>(size))
+                loom::detail::fail("loom::safetensors::Writer: tensor ", detail::quote(name), " has shape ",
+                                   detail::shape_string(shape), ", too large to store");
             count *= static_cast<std::uint64_t>(size);
         }
         return count;
