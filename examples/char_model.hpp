@@ -5,17 +5,30 @@
 //
 // Parameter names follow PyTorch ("encoder.weight", "rnn.weight_ih_l0",
 // "decoder.bias"), so bench/char_rnn_reference.py builds the same model.
+//
+// CharDecoder adapts a CharModel to loom::Decoder (loom/decode/decoder.hpp), so
+// the decoding library (greedy, beam search, sampling, streaming) drives it;
+// load_char_model() rebuilds a model and its vocabulary from a char_rnn
+// checkpoint (examples/generate.cpp uses both).
 #pragma once
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include <loom/autograd/grad_mode.hpp>
+#include <loom/data/vocabulary.hpp>
+#include <loom/decode/decoder.hpp>
 #include <loom/nn/embedding.hpp>
 #include <loom/nn/gru.hpp>
 #include <loom/nn/linear.hpp>
 #include <loom/nn/lstm.hpp>
 #include <loom/nn/rnn.hpp>
+#include <loom/ops/softmax.hpp>
+#include <loom/train/checkpoint.hpp>
 
 namespace char_model {
 
@@ -116,5 +129,148 @@ public:
     std::unique_ptr<loom::RNN<T>> rnn;
     loom::Linear<T> decoder;
 };
+
+// A CharModel as a loom::Decoder: the decoding library's view of "a model that
+// reads one token per row and says what comes next". Inference only: every call
+// runs under NoGradGuard, and the constructor puts the model in eval mode (no
+// dropout). The state is one row per hypothesis, h (and c) [L, batch, H].
+//
+//   char_model::CharDecoder<float> decoder(model);
+//   loom::Tensor<float> log_probs = decoder.start(prompt_ids, 5);   // [5, V]
+//   log_probs = decoder.advance({3, 3, 7, 1, 0});                   // one token per row
+//   decoder.reorder({0, 0, 2, 1, 4});                               // keep / copy rows
+template <typename T>
+class CharDecoder : public loom::Decoder<T> {
+public:
+    explicit CharDecoder(CharModel<T>& model) : model_(model) { model_.eval(); }
+
+    loom::index_t vocabulary_size() const override { return model_.config.vocabulary_size; }
+    loom::index_t batch_size() const { return batch_; }
+    const State<T>& state() const { return state_; }
+
+    // Runs the prompt once (batch 1, the whole sequence in one forward call) and
+    // copies the resulting state to `batch` rows. Returns log-probs [batch, V].
+    loom::Tensor<T> start(const std::vector<loom::index_t>& prompt, loom::index_t batch) override {
+        loom::detail::check(!prompt.empty(), "char_model::CharDecoder::start: the prompt is empty (the model needs at "
+                                             "least one character to predict the next one)");
+        loom::detail::check(batch >= 1, "char_model::CharDecoder::start: batch must be >= 1, got ", batch);
+        check_ids("start", prompt);
+        loom::NoGradGuard no_grad;
+        model_.eval();
+        const auto length = static_cast<loom::index_t>(prompt.size());
+        const loom::index_t V = vocabulary_size();
+        state_ = State<T>();
+        const loom::Tensor<T> logits = model_.forward(loom::IndexTensor(prompt, loom::Shape{1, length}), state_);
+        const loom::Tensor<T> last = logits.share_storage(loom::Shape{1, V}, (length - 1) * V);
+        batch_ = 1;
+        const loom::Tensor<T> log_probs = loom::log_softmax(last);
+        if (batch == 1) return log_probs;
+        const std::vector<loom::index_t> copies(static_cast<std::size_t>(batch), 0);
+        reorder(copies);
+        return gather_rows(log_probs.share_storage(loom::Shape{1, 1, V}), copies).share_storage(loom::Shape{batch, V});
+    }
+
+    // One step with one token per row (the fast inference path, CharModel::step).
+    loom::Tensor<T> advance(const std::vector<loom::index_t>& tokens) override {
+        loom::detail::check(batch_ > 0, "char_model::CharDecoder::advance: call start() first");
+        loom::detail::check(static_cast<loom::index_t>(tokens.size()) == batch_, "char_model::CharDecoder::advance: ",
+                            tokens.size(), " tokens for a batch of ", batch_, " rows");
+        check_ids("advance", tokens);
+        loom::NoGradGuard no_grad;
+        return loom::log_softmax(model_.step(loom::IndexTensor(tokens), state_));
+    }
+
+    // Keeps the state rows `rows` (indices into the current batch; they may
+    // repeat or leave rows out), in that order. The identity costs nothing.
+    void reorder(const std::vector<loom::index_t>& rows) override {
+        loom::detail::check(batch_ > 0, "char_model::CharDecoder::reorder: call start() first");
+        loom::detail::check(!rows.empty(), "char_model::CharDecoder::reorder: no rows given");
+        bool identity = static_cast<loom::index_t>(rows.size()) == batch_;
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            loom::detail::check(rows[i] >= 0 && rows[i] < batch_, "char_model::CharDecoder::reorder: row ", rows[i],
+                                " at position ", i, " is out of range for a batch of ", batch_, " rows");
+            identity = identity && rows[i] == static_cast<loom::index_t>(i);
+        }
+        if (identity) return;
+        if (state_.h.defined()) state_.h = gather_rows(state_.h, rows);
+        if (state_.c.defined()) state_.c = gather_rows(state_.c, rows);
+        batch_ = static_cast<loom::index_t>(rows.size());
+    }
+
+private:
+    // New tensor [L, rows.size(), H] with out[l, i, :] = source[l, rows[i], :].
+    static loom::Tensor<T> gather_rows(const loom::Tensor<T>& source, const std::vector<loom::index_t>& rows) {
+        const loom::index_t L = source.shape()[0], B = source.shape()[1], H = source.shape()[2];
+        const auto R = static_cast<loom::index_t>(rows.size());
+        loom::Tensor<T> out = loom::Tensor<T>::empty(loom::Shape{L, R, H});
+        const T* from = source.data();
+        T* to = out.data();
+        for (loom::index_t l = 0; l < L; ++l)
+            for (loom::index_t i = 0; i < R; ++i)
+                std::memcpy(to + (l * R + i) * H, from + (l * B + rows[static_cast<std::size_t>(i)]) * H,
+                            static_cast<std::size_t>(H) * sizeof(T));
+        return out;
+    }
+
+    void check_ids(const char* where, const std::vector<loom::index_t>& ids) const {
+        const loom::index_t V = vocabulary_size();
+        for (std::size_t i = 0; i < ids.size(); ++i)
+            loom::detail::check(ids[i] >= 0 && ids[i] < V, "char_model::CharDecoder::", where, ": token ", ids[i],
+                                " at position ", i, " is out of range for a vocabulary of ", V);
+    }
+
+    CharModel<T>& model_;
+    State<T> state_;
+    loom::index_t batch_ = 0;  // rows in the state; 0 before start()
+};
+
+// A model rebuilt from a char_rnn checkpoint, with the vocabulary it was trained on.
+template <typename T>
+struct LoadedCharModel {
+    Config config;
+    std::unique_ptr<CharModel<T>> model;
+    loom::Vocabulary vocabulary;
+};
+
+// Reads the model.* metadata of a checkpoint written by examples/char_rnn
+// (model.kind must be "char_rnn"), builds the model with that configuration and
+// restores its weights. Errors name the file and the metadata key.
+template <typename T = float>
+LoadedCharModel<T> load_char_model(const std::string& path) {
+    const loom::Checkpoint<T> checkpoint = loom::Checkpoint<T>::load(path);
+    const auto fail = [&](const std::string& key, const std::string& why) {
+        loom::detail::fail("char_model::load_char_model: '", path, "': metadata '", key, "' ", why);
+    };
+    const std::string& kind = checkpoint.get("model.kind");
+    if (kind != "char_rnn") fail("model.kind", "is '" + kind + "', expected 'char_rnn' (not a char_rnn checkpoint)");
+    const auto positive = [&](const std::string& key) {
+        const std::int64_t value = checkpoint.get_int(key);
+        if (value <= 0) fail(key, "is " + std::to_string(value) + ", expected a positive integer");
+        return static_cast<loom::index_t>(value);
+    };
+    LoadedCharModel<T> loaded;
+    Config& config = loaded.config;
+    const std::string& cell = checkpoint.get("model.cell");
+    if (cell != "lstm" && cell != "gru" && cell != "rnn") fail("model.cell", "is '" + cell + "', expected lstm, gru or rnn");
+    config.cell = parse_cell(cell);
+    config.vocabulary_size = positive("model.vocabulary_size");
+    config.embedding_dim = positive("model.embedding_dim");
+    config.hidden_size = positive("model.hidden_size");
+    config.num_layers = positive("model.num_layers");
+    config.dropout = checkpoint.get_double("model.dropout");
+    try {
+        loaded.vocabulary = loom::Vocabulary::from_text(checkpoint.get("model.vocabulary"));
+    } catch (const loom::Error& error) {
+        fail("model.vocabulary", std::string("is not a valid vocabulary: ") + error.what());
+    }
+    if (loaded.vocabulary.size() != config.vocabulary_size)
+        fail("model.vocabulary", "has " + std::to_string(loaded.vocabulary.size()) +
+                                     " characters but model.vocabulary_size is " + std::to_string(config.vocabulary_size));
+    loom::Generator generator(0);  // the initial weights are overwritten by the checkpoint's
+    loaded.model = std::make_unique<CharModel<T>>(config, generator);
+    checkpoint.restore_model(*loaded.model);
+    loaded.model->eval();
+    return loaded;
+}
 
 }  // namespace char_model
