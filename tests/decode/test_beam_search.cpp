@@ -274,7 +274,8 @@ TEMPLATE_TEST_CASE("the repetition penalty multiplies repeated tokens' log-proba
     CHECK(loom::beam_search(model, {0}, options)[0].tokens == std::vector<index_t>{0, 0, 0});
     // θ = 3 (the prompt does not count): S(0 0 0) = l6 + 3 l6 + 3 l6 = -3.576,
     // S(0 1 0) = l6 + l4 + 3 l6 = -2.959, S(0 1 1) = l6 + l4 + 3 l4 = -4.176,
-    // S(1 0 1) = l4 + l6 + 3 l4 = -4.176, S(1 0 0) = l4 + l6 + 3 l6 = -3.465: the best is 0 1 0.
+    // S(1 0 1) = l4 + l6 + 3 l4 = -4.176, S(1 0 0) = l4 + l6 + 3 l6 = -2.959: a tie with 0 1 0,
+    // which wins it because ties go to the lower parent row, and "0 ..." ranks first from step 1.
     options.repetition_penalty = 3.0;
     const auto best = loom::beam_search(model, {0}, options)[0];
     const double l6 = std::log(0.6), l4 = std::log(0.4);
