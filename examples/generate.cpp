@@ -1,0 +1,311 @@
+// examples/generate.cpp — write text with a model trained by char_rnn, from its
+// checkpoint, with the decoding library (loom/decode/).
+//
+//   generate char_rnn_out/best.safetensors --prompt "ROMEO:" --method sample --temperature 0.8
+//   generate ckpt.safetensors --method greedy --max-chars 300 --stop "\n\n"
+//   generate ckpt.safetensors --method beam --beam 5 --n 3 --max-chars 80
+//   generate --help
+//
+// Methods:
+//   greedy  the most probable character each step (loom::greedy)
+//   sample  draws from softmax(logits / temperature), restricted to the --top-k
+//           most probable characters and the smallest set with mass >= --top-p
+//           (loom::sample); --seed fixes the text, --n writes several samples
+//           one after another, separated by a line "---- sample k/n ----"
+//   beam    beam search of width --beam (loom::beam_search); prints the --n
+//           best hypotheses, best first, each under a line
+//           "==== beam i/n score=<sum of log-probabilities> ===="
+// Greedy and sample stream their text to stdout as it is produced (flushed per
+// piece). --stop ends the text at a stop string (not printed); "\n", "\t" and
+// "\\" in --prompt and --stop are escapes. At the end, stderr gets the speed
+// (characters per second, milliseconds per character).
+//
+// The prompt must consist of characters of the model's vocabulary; otherwise
+// the error lists the others (U+XXXX and the character), or --drop-unknown
+// drops them with a note. --report-memory prints the resident set size
+// (VmRSS, and its peak VmHWM, from /proc/self/status) after 1,000 and 10,000
+// generated characters and at the end, to check that long generation runs in
+// constant memory.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <loom/decode/beam_search.hpp>
+#include <loom/decode/greedy.hpp>
+#include <loom/decode/sample.hpp>
+#include <loom/decode/stream.hpp>
+#include <loom/tensor/parallel.hpp>
+
+#include "char_model.hpp"
+#include "cli.hpp"
+
+namespace {
+
+struct Options {
+    std::string checkpoint;
+    std::string prompt = "ROMEO:";
+    std::string method = "sample";
+    loom::index_t beam = 5;
+    double temperature = 0.8;
+    loom::index_t top_k = 40;
+    double top_p = 0.95;
+    loom::index_t max_chars = 500;
+    std::uint64_t seed = 1;
+    loom::index_t n = 1;
+    std::string stop;
+    bool drop_unknown = false;
+    bool report_memory = false;
+    int threads = 0;  // 0: all cores
+};
+
+cli::Parser make_parser(Options& o) {
+    cli::Parser p("generate <checkpoint.safetensors>",
+                  "Write text with a char_rnn model (lstm, gru or rnn) from its checkpoint: greedy, sampling or beam "
+                  "search.\n--drop-unknown and --report-memory are switches (no value needed).");
+    p.add("--prompt", o.prompt, "text to start from (escapes \\n \\t \\\\)");
+    p.add("--method", o.method, "greedy, sample or beam");
+    p.add("--beam", o.beam, "beam width (beam)");
+    p.add("--temperature", o.temperature, "sampling temperature, > 0 (sample)");
+    p.add("--top-k", o.top_k, "keep the k most probable characters, 0: all (sample)");
+    p.add("--top-p", o.top_p, "keep the smallest set with probability mass >= p, 1: all (sample)");
+    p.add("--max-chars", o.max_chars, "characters to generate after the prompt");
+    p.add("--seed", o.seed, "seed of the sampling generator (sample)");
+    p.add("--n", o.n, "samples to write one after another (sample), or best beams to print (beam)");
+    p.add("--stop", o.stop, "stop at this text, which is not printed (escapes \\n \\t \\\\); \"\": never");
+    p.add("--drop-unknown", o.drop_unknown, "drop prompt characters outside the vocabulary instead of failing");
+    p.add("--report-memory", o.report_memory, "print VmRSS/VmHWM after 1,000 and 10,000 characters and at the end");
+    p.add("--threads", o.threads, "threads (0: all cores)");
+    return p;
+}
+
+// "\n", "\t", "\\" → newline, tab, backslash; any other backslash stays as it is.
+std::string unescape(const std::string& text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\\' && i + 1 < text.size()) {
+            const char next = text[i + 1];
+            if (next == 'n' || next == 't' || next == '\\') {
+                out += next == 'n' ? '\n' : next == 't' ? '\t' : '\\';
+                ++i;
+                continue;
+            }
+        }
+        out += text[i];
+    }
+    return out;
+}
+
+// The prompt as ids. Characters outside the vocabulary are an error listing
+// them all, or (drop) left out with a note on stderr.
+std::vector<loom::index_t> encode_prompt(const loom::Vocabulary& vocabulary, const std::string& prompt, bool drop,
+                                         std::string& kept_text) {
+    const std::vector<char32_t> characters = loom::utf8_decode(prompt);
+    std::vector<char32_t> unknown;
+    std::vector<loom::index_t> ids;
+    kept_text.clear();
+    for (const char32_t c : characters) {
+        if (vocabulary.contains(c)) {
+            ids.push_back(vocabulary.id_of(c));
+            loom::detail::append_utf8(kept_text, c);
+        } else if (std::find(unknown.begin(), unknown.end(), c) == unknown.end()) {
+            unknown.push_back(c);
+        }
+    }
+    if (!unknown.empty()) {
+        std::string list;
+        for (const char32_t c : unknown) list += (list.empty() ? "" : ", ") + loom::describe_code_point(c);
+        if (!drop)
+            throw loom::Error("the prompt has " + std::to_string(unknown.size()) +
+                              " character(s) outside the model's vocabulary (" + vocabulary.summary() + "): " + list +
+                              " (--drop-unknown leaves them out)");
+        std::cerr << "generate: note: dropped prompt character(s) outside the vocabulary: " << list << "\n";
+    }
+    if (ids.empty())
+        throw loom::Error("the prompt is empty" + std::string(unknown.empty() ? "" : " after dropping unknown characters") +
+                          "; the model needs at least one character to start from");
+    return ids;
+}
+
+// "VmRSS 12345 kB, VmHWM 12400 kB" from /proc/self/status ("" where there is none).
+std::string memory_report() {
+    std::ifstream status("/proc/self/status");
+    std::string line, rss, hwm;
+    const auto value = [](const std::string& l) {
+        std::string v = l.substr(l.find(':') + 1);
+        v.erase(0, v.find_first_not_of(" \t"));
+        return v;
+    };
+    while (std::getline(status, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) rss = value(line);
+        if (line.rfind("VmHWM:", 0) == 0) hwm = value(line);
+    }
+    if (rss.empty()) return "VmRSS/VmHWM not available (no /proc/self/status)";
+    return "VmRSS " + rss + ", VmHWM " + hwm;
+}
+
+std::size_t count_characters(const std::string& utf8) {
+    std::size_t count = 0;
+    for (const char byte : utf8) count += (static_cast<unsigned char>(byte) & 0xC0) != 0x80;
+    return count;
+}
+
+// Writes each piece to stdout at once; counts characters; reports memory at
+// 1,000 and 10,000 characters when asked.
+struct Printer {
+    bool report_memory = false;
+    std::size_t characters = 0;
+
+    bool operator()(const std::string& piece) {
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+        std::fflush(stdout);
+        const std::size_t before = characters;
+        characters += count_characters(piece);
+        if (report_memory)
+            for (const std::size_t mark : {std::size_t{1000}, std::size_t{10000}})
+                if (before < mark && characters >= mark)
+                    std::cerr << "generate: memory after " << characters << " characters: " << memory_report() << "\n";
+        return true;
+    }
+};
+
+void print_text(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+}
+
+// Beam search (no streaming: the best hypothesis is known only at the end);
+// prints the --n best, best first. Stop strings cut each printed text (beam
+// search itself has none). Returns the characters generated per hypothesis.
+std::size_t run_beam(char_model::CharDecoder<float>& decoder, const loom::Vocabulary& vocabulary,
+                     const std::vector<loom::index_t>& prompt_ids, const std::string& prompt, const Options& o,
+                     const std::vector<std::string>& stop_strings) {
+    loom::BeamSearchOptions options;
+    options.beam_width = o.beam;
+    options.max_new_tokens = o.max_chars;
+    options.num_results = o.n;
+    const std::vector<loom::Hypothesis> best = loom::beam_search(decoder, prompt_ids, options);
+    for (std::size_t i = 0; i < best.size(); ++i) {
+        std::string text = vocabulary.decode(best[i].tokens);
+        for (const std::string& stop : stop_strings)
+            if (const std::size_t at = text.find(stop); at != std::string::npos) text.resize(at);
+        char head[128];
+        std::snprintf(head, sizeof head, "==== beam %zu/%zu score=%.6f ====\n", i + 1, best.size(), best[i].score);
+        print_text(head + prompt + text + "\n");
+    }
+    return best.empty() ? 0 : best.front().tokens.size();
+}
+
+int run(const Options& o) {
+    if (o.threads > 0) loom::set_num_threads(o.threads);
+    if (o.checkpoint.empty()) throw loom::Error("no checkpoint given (usage: generate <checkpoint.safetensors> [options])");
+    if (!std::filesystem::exists(o.checkpoint))
+        throw loom::Error("checkpoint '" + o.checkpoint + "' does not exist");
+    if (o.method != "greedy" && o.method != "sample" && o.method != "beam")
+        throw loom::Error("--method must be greedy, sample or beam, got '" + o.method + "'");
+    if (o.max_chars < 0) throw loom::Error("--max-chars must be >= 0, got " + std::to_string(o.max_chars));
+    if (o.n < 1) throw loom::Error("--n must be >= 1, got " + std::to_string(o.n));
+    if (o.method == "beam" && o.beam < 1) throw loom::Error("--beam must be >= 1, got " + std::to_string(o.beam));
+    if (o.method == "beam" && o.n > o.beam)
+        throw loom::Error("--n " + std::to_string(o.n) + " is more than the beam width " + std::to_string(o.beam));
+
+    char_model::LoadedCharModel<float> loaded = char_model::load_char_model<float>(o.checkpoint);
+    const loom::Vocabulary& vocabulary = loaded.vocabulary;
+    std::string prompt;
+    const std::vector<loom::index_t> prompt_ids = encode_prompt(vocabulary, unescape(o.prompt), o.drop_unknown, prompt);
+    char_model::CharDecoder<float> decoder(*loaded.model);
+    if (o.report_memory) std::cerr << "generate: memory after loading: " << memory_report() << "\n";
+
+    loom::GenerationOptions options;
+    options.max_new_tokens = o.max_chars;
+    if (!o.stop.empty()) options.stop_strings = {unescape(o.stop)};
+    options.temperature = o.temperature;
+    options.top_k = o.top_k;
+    options.top_p = o.top_p;
+    options.seed = o.seed;
+    options.token_text = [&vocabulary](loom::index_t id) { return vocabulary.decode(id); };
+
+    std::size_t generated = 0;
+    std::string stop_reasons;  // why each text ended
+    const auto start = std::chrono::steady_clock::now();
+    if (o.method == "beam") {
+        generated = run_beam(decoder, vocabulary, prompt_ids, prompt, o, options.stop_strings);
+    } else {
+        Printer printer{o.report_memory};
+        options.on_text = [&printer](const std::string& piece) { return printer(piece); };
+        loom::Generator generator(o.seed);
+        for (loom::index_t k = 0; k < o.n; ++k) {
+            if (k > 0) print_text("\n---- sample " + std::to_string(k + 1) + "/" + std::to_string(o.n) + " ----\n");
+            print_text(prompt);
+            const loom::GenerationResult result = o.method == "greedy"
+                                                      ? loom::greedy(decoder, prompt_ids, options)
+                                                      : loom::sample(decoder, prompt_ids, options, generator);
+            stop_reasons += std::string(stop_reasons.empty() ? "" : ", ") + loom::to_string(result.stop_reason);
+        }
+        print_text("\n");
+        generated = printer.characters;
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (o.report_memory) std::cerr << "generate: memory at the end (" << generated << " characters): " << memory_report() << "\n";
+    std::ostringstream speed;
+    speed.setf(std::ios::fixed);
+    speed.precision(1);
+    speed << "generate: " << generated << " characters in ";
+    speed.precision(3);
+    speed << seconds << " s: ";
+    speed.precision(1);
+    speed
+          << (seconds > 0 ? static_cast<double>(generated) / seconds : 0.0) << " chars/s, ";
+    speed.precision(3);
+    speed << (generated > 0 ? 1000.0 * seconds / static_cast<double>(generated) : 0.0) << " ms per char ("
+          << o.method << ", " << char_model::cell_name(loaded.config.cell) << " " << loaded.config.num_layers << "x"
+          << loaded.config.hidden_size << ", threads " << loom::get_num_threads() << ")\n";
+    if (!stop_reasons.empty()) speed << "generate: stopped by " << stop_reasons << "\n";
+    std::cerr << speed.str();
+    return 0;
+}
+
+// The checkpoint is the one positional argument; bare switches become "=true".
+std::vector<std::string> prepare_arguments(int argc, char** argv, std::string& checkpoint) {
+    std::vector<std::string> args{argv[0]};
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--drop-unknown" || arg == "--report-memory") {
+            args.push_back(arg + "=true");
+        } else if (arg.rfind("--", 0) == 0 || arg == "-h") {
+            args.push_back(arg);
+            if (arg.find('=') == std::string::npos && arg != "--help" && arg != "-h" && i + 1 < argc)
+                args.push_back(argv[++i]);  // its value, even if it starts with '-'
+        } else if (checkpoint.empty()) {
+            checkpoint = arg;
+        } else {
+            throw std::invalid_argument("unexpected argument '" + arg + "' (the checkpoint is already '" + checkpoint +
+                                        "')");
+        }
+    }
+    return args;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    cli::Parser parser = make_parser(options);
+    try {
+        std::vector<std::string> args = prepare_arguments(argc, argv, options.checkpoint);
+        std::vector<char*> pointers;
+        for (std::string& arg : args) pointers.push_back(arg.data());
+        if (!parser.parse(static_cast<int>(pointers.size()), pointers.data())) return 0;  // --help
+        return run(options);
+    } catch (const std::exception& error) {
+        std::fflush(stdout);
+        std::cerr << "generate: " << error.what() << "\n";
+        return 1;
+    }
+}

@@ -1,0 +1,171 @@
+# Checks examples/generate end to end on tiny char_rnn checkpoints (one per
+# cell kind, 20 training steps, one thread):
+#
+#   every cell:  greedy, sample and beam run (exit code 0) and their text starts
+#                with the prompt
+#   lstm:        greedy is the same text in two runs; sample with the same seed
+#                is the same text, with another seed a different one; beam prints
+#                --n results whose scores are sorted (best first); --stop ends
+#                the text at the stop string; --n samples come with separators;
+#                a prompt character outside the vocabulary is an error naming it
+#                (U+20AC), or with --drop-unknown a note; a missing checkpoint and
+#                a file that is not a checkpoint are errors naming the file.
+#
+#   cmake -DCHAR_RNN=<exe> -DGENERATE=<exe> -DDATA=<text> -DWORK_DIR=<dir> -P check_generate.cmake
+
+foreach(required CHAR_RNN GENERATE DATA WORK_DIR)
+    if(NOT DEFINED ${required})
+        message(FATAL_ERROR "check_generate.cmake: -D${required}=... is required")
+    endif()
+endforeach()
+
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR})
+
+set(prompt "ROMEO:")
+
+# Runs generate; sets gen_out / gen_err in the caller.
+function(run_generate name expected_code)
+    execute_process(COMMAND ${GENERATE} ${ARGN}
+        RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    file(WRITE ${WORK_DIR}/${name}.out "${out}")
+    file(WRITE ${WORK_DIR}/${name}.err "${err}")
+    if(NOT code STREQUAL "${expected_code}")
+        message(FATAL_ERROR "generate ${name}: exit code ${code}, expected ${expected_code}\n"
+            "args: ${ARGN}\nstdout:\n${out}\nstderr:\n${err}")
+    endif()
+    set(gen_out "${out}" PARENT_SCOPE)
+    set(gen_err "${err}" PARENT_SCOPE)
+endfunction()
+
+function(expect_prefix name text)
+    string(LENGTH "${prompt}" n)
+    string(SUBSTRING "${text}" 0 ${n} head)
+    if(NOT head STREQUAL prompt)
+        message(FATAL_ERROR "generate ${name}: output does not start with '${prompt}':\n${text}")
+    endif()
+endfunction()
+
+function(expect_match name text pattern)
+    if(NOT text MATCHES "${pattern}")
+        message(FATAL_ERROR "generate ${name}: expected output matching '${pattern}', got:\n${text}")
+    endif()
+endfunction()
+
+# The beams' texts and scores of a beam run: "==== beam <i>/<n> score=<s> ====" then the text.
+function(check_beams name text count)
+    string(REGEX MATCHALL "==== beam [0-9]+/[0-9]+ score=[-+0-9.eE]+ ====\n[^\n]*" beams "${text}")
+    list(LENGTH beams found)
+    if(NOT found EQUAL count)
+        message(FATAL_ERROR "generate ${name}: ${found} beams printed, expected ${count}:\n${text}")
+    endif()
+    set(previous "")
+    foreach(beam IN LISTS beams)
+        string(REGEX REPLACE "^==== beam [0-9]+/[0-9]+ score=([-+0-9.eE]+) ====\n.*$" "\\1" score "${beam}")
+        string(REGEX REPLACE "^==== beam [0-9]+/[0-9]+ score=[-+0-9.eE]+ ====\n" "" beam_text "${beam}")
+        expect_prefix("${name} (beam text)" "${beam_text}")
+        if(NOT previous STREQUAL "")
+            # Best first: each score at most the previous (if() compares numbers as doubles).
+            if(score GREATER previous)
+                message(FATAL_ERROR "generate ${name}: beam scores not sorted (${previous} then ${score}):\n${text}")
+            endif()
+        endif()
+        set(previous "${score}")
+    endforeach()
+endfunction()
+
+set(train_common --data ${DATA} --threads 1 --steps 20 --hidden 16 --layers 1 --embedding 8 --seq 16 --batch 4
+    --eval-every 0 --eval-batches 2 --sample-every 0 --generate 5 --seed 3)
+
+foreach(cell lstm gru rnn)
+    execute_process(COMMAND ${CHAR_RNN} ${train_common} --cell ${cell} --out ${WORK_DIR}/${cell}
+        RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT code STREQUAL "0" OR NOT EXISTS ${WORK_DIR}/${cell}/last.safetensors)
+        message(FATAL_ERROR "char_rnn --cell ${cell}: exit code ${code}, no checkpoint\n${out}\n${err}")
+    endif()
+    set(ckpt ${WORK_DIR}/${cell}/last.safetensors)
+    set(common ${ckpt} --prompt ${prompt} --max-chars 60 --threads 1)
+
+    run_generate(${cell}_greedy 0 ${common} --method greedy)
+    expect_prefix(${cell}_greedy "${gen_out}")
+    expect_match(${cell}_greedy "${gen_err}" "chars/s")
+    expect_match(${cell}_greedy "${gen_err}" "ms per char")
+    run_generate(${cell}_sample 0 ${common} --method sample --seed 1)
+    expect_prefix(${cell}_sample "${gen_out}")
+    run_generate(${cell}_beam 0 ${common} --method beam --beam 3 --n 3 --max-chars 20)
+    check_beams(${cell}_beam "${gen_out}" 3)
+endforeach()
+
+set(ckpt ${WORK_DIR}/lstm/last.safetensors)
+set(common ${ckpt} --prompt ${prompt} --max-chars 200 --threads 1)
+
+# Greedy is deterministic.
+run_generate(greedy_a 0 ${common} --method greedy)
+set(greedy_a "${gen_out}")
+run_generate(greedy_b 0 ${common} --method greedy)
+if(NOT gen_out STREQUAL greedy_a)
+    message(FATAL_ERROR "greedy differs between two runs:\n${greedy_a}\n----\n${gen_out}")
+endif()
+string(LENGTH "${greedy_a}" greedy_length)
+if(greedy_length LESS 100)
+    message(FATAL_ERROR "greedy printed ${greedy_length} bytes, expected about 206:\n${greedy_a}")
+endif()
+
+# Sampling: the seed fixes the text.
+set(sampling --method sample --temperature 1.0 --top-k 40 --top-p 0.95)
+run_generate(sample_seed1_a 0 ${common} ${sampling} --seed 1)
+set(sample_a "${gen_out}")
+expect_prefix(sample_seed1_a "${sample_a}")
+run_generate(sample_seed1_b 0 ${common} ${sampling} --seed 1)
+if(NOT gen_out STREQUAL sample_a)
+    message(FATAL_ERROR "sample with the same seed differs:\n${sample_a}\n----\n${gen_out}")
+endif()
+run_generate(sample_seed2 0 ${common} ${sampling} --seed 2)
+if(gen_out STREQUAL sample_a)
+    message(FATAL_ERROR "sample with seeds 1 and 2 gave the same text:\n${sample_a}")
+endif()
+
+# Several samples, one after another, with a separator line between them.
+run_generate(sample_n3 0 ${common} ${sampling} --seed 1 --n 3 --max-chars 40)
+expect_prefix(sample_n3 "${gen_out}")
+string(REGEX MATCHALL "\n---- sample [0-9]+/3 ----\n" separators "${gen_out}")
+list(LENGTH separators separator_count)
+if(NOT separator_count EQUAL 2)
+    message(FATAL_ERROR "sample --n 3: ${separator_count} separator lines, expected 2:\n${gen_out}")
+endif()
+
+# Beam search: --n results, best first.
+run_generate(beam5 0 ${common} --method beam --beam 5 --n 5 --max-chars 40)
+check_beams(beam5 "${gen_out}" 5)
+
+# --stop: generation ends at the first stop string, which is not printed; the
+# escape \n in --stop is a newline.
+run_generate(stop 0 ${common} --method sample --seed 1 --temperature 1.5 --max-chars 3000 --stop "\\n")
+string(LENGTH "${prompt}" prompt_length)
+string(SUBSTRING "${gen_out}" ${prompt_length} -1 continuation)
+string(REGEX REPLACE "\n$" "" continuation "${continuation}")  # the final newline generate prints
+string(FIND "${continuation}" "\n" newline_at)
+string(LENGTH "${continuation}" continuation_length)
+if(NOT newline_at EQUAL -1 OR continuation_length GREATER_EQUAL 3000)
+    message(FATAL_ERROR "--stop '\\n': the text does not end before the first newline:\n${gen_out}")
+endif()
+expect_match(stop "${gen_err}" "stop")
+
+# A prompt character outside the vocabulary: an error that lists it ...
+run_generate(unknown 1 ${ckpt} --prompt "ROMEO€:" --max-chars 10)
+expect_match(unknown "${gen_err}" "U\\+20AC")
+expect_match(unknown "${gen_err}" "€")
+# ... or, with --drop-unknown, a note and the text without it.
+run_generate(drop_unknown 0 ${ckpt} --prompt "ROME€O:" --max-chars 10 --drop-unknown)
+expect_prefix(drop_unknown "${gen_out}")
+expect_match(drop_unknown "${gen_err}" "U\\+20AC")
+
+# A missing checkpoint: an error naming the file.
+run_generate(missing 1 ${WORK_DIR}/no_such_file.safetensors --max-chars 10)
+expect_match(missing "${gen_err}" "no_such_file\\.safetensors")
+# A file that is not a checkpoint at all.
+file(WRITE ${WORK_DIR}/not_a_checkpoint.safetensors "hello")
+run_generate(not_a_checkpoint 1 ${WORK_DIR}/not_a_checkpoint.safetensors --max-chars 10)
+expect_match(not_a_checkpoint "${gen_err}" "not_a_checkpoint\\.safetensors")
+
+message(STATUS "generate: lstm/gru/rnn checkpoints decode; greedy and seeded sampling reproducible; beams sorted; errors clear")
