@@ -9,6 +9,12 @@
 //   lstm_gen_greedy — Embedding(65→64) → 2-layer LSTM(256) → Linear(→65),
 //       generating 1,000 characters one at a time at batch 1 with argmax
 //       (time per 1,000 characters).
+//   lstm_gen_beam5 — the same model, beam search of width 5 for 200 characters:
+//       the 5 hypotheses are one batch of 5 rows per step; each step scores
+//       [5·V] extensions (beam score + log_softmax), keeps the top 5 and
+//       gathers the h/c rows of their parents (loom: loom/decode/beam_search.hpp
+//       with examples' CharDecoder; libtorch: topk + index_select)
+//       (time per 200 characters).
 // Each side gets warm-up runs, then the median of --iterations runs (≥ 20).
 //
 // A fair baseline: Debian's libtorch does its GEMMs through the system BLAS.
@@ -34,12 +40,14 @@
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <loom/autograd/engine.hpp>
+#include <loom/decode/beam_search.hpp>
 #include <loom/decode/sample.hpp>
 #include <loom/nn/loss.hpp>
 #include <loom/optim/sgd.hpp>
@@ -50,6 +58,7 @@
 namespace {
 
 constexpr loom::index_t vocab = 65, embedding_dim = 64, hidden = 256, batch = 32, steps = 64, generated = 1000;
+constexpr loom::index_t beam_width = 5, beam_generated = 200;
 
 // ---- environment ---------------------------------------------------------
 
@@ -160,6 +169,50 @@ int64_t torch_generate() {
     return checksum;
 }
 
+// Beam search, width 5, 200 characters after a one-character prompt (id 0):
+// the prompt is read once at batch 1 and its state copied to the 5 rows; the
+// first expansion takes only row 0 (the rows are identical). Each step: scores
+// [5, V] = beam scores + log_softmax(logits), topk(5) over the flattened [5·V],
+// parent = index / V, token = index % V, h/c rows gathered by parent, the 5
+// tokens fed as one batch. Token histories are kept on the host as loom's
+// beam search keeps them. Returns a checksum of the best hypothesis.
+int64_t torch_generate_beam() {
+    static auto model = std::make_shared<TorchCharModel>("lstm", 2);
+    torch::NoGradGuard no_grad;
+    model->eval();
+    std::tuple<torch::Tensor, torch::Tensor> state{torch::zeros({2, 1, hidden}), torch::zeros({2, 1, hidden})};
+    auto [output, prompt_state] = model->lstm(model->encoder(torch::zeros({1, 1}, torch::kLong)), state);
+    const auto replicate = torch::zeros({beam_width}, torch::kLong);
+    auto h = std::get<0>(prompt_state).index_select(1, replicate), c = std::get<1>(prompt_state).index_select(1, replicate);
+    auto log_probs = torch::log_softmax(model->decoder(output).reshape({1, vocab}), -1).expand({beam_width, vocab});
+    auto scores = torch::full({beam_width}, -std::numeric_limits<float>::infinity());
+    scores[0] = 0.0f;  // the rows are identical: extend only the first
+    std::vector<std::vector<int64_t>> histories(beam_width), next_histories(beam_width);
+    for (loom::index_t i = 0; i < beam_generated; ++i) {
+        const auto total = (scores.unsqueeze(1) + log_probs).reshape({-1});
+        auto [top, index] = total.topk(beam_width);
+        const auto parent = index.div(vocab, "floor"), token = index.remainder(vocab);
+        const int64_t* parents = parent.data_ptr<int64_t>();
+        const int64_t* tokens = token.data_ptr<int64_t>();
+        for (loom::index_t r = 0; r < beam_width; ++r) {
+            next_histories[r] = histories[parents[r]];
+            next_histories[r].push_back(tokens[r]);
+        }
+        std::swap(histories, next_histories);
+        scores = top;
+        if (i + 1 == beam_generated) break;  // the last character needs no further step
+        h = h.index_select(1, parent);
+        c = c.index_select(1, parent);
+        auto [out, next] = model->lstm(model->encoder(token.unsqueeze(1)), std::make_tuple(h, c));
+        h = std::get<0>(next);
+        c = std::get<1>(next);
+        log_probs = torch::log_softmax(model->decoder(out).reshape({beam_width, vocab}), -1);
+    }
+    int64_t checksum = 0;
+    for (const int64_t token : histories[0]) checksum += token;
+    return checksum;
+}
+
 // ---- the loom side -------------------------------------------------------
 
 struct LoomTrain {
@@ -213,6 +266,23 @@ loom::index_t loom_generate() {
     return checksum;
 }
 
+// Beam search, width 5, 200 characters after the one-character prompt 0, with
+// the decoding library: loom::beam_search over examples' CharDecoder (prompt
+// read once at batch 1, the live hypotheses advanced as one batch per step,
+// state rows gathered by parent in reorder). Returns a checksum of the best.
+loom::index_t loom_generate_beam() {
+    static loom::Generator generator(11);
+    static char_model::CharModel<float> model(LoomTrain::config("lstm", 2), generator);
+    char_model::CharDecoder<float> decoder(model);
+    loom::BeamSearchOptions options;
+    options.beam_width = beam_width;
+    options.max_new_tokens = beam_generated;
+    const std::vector<loom::Hypothesis> best = loom::beam_search(decoder, {0}, options);
+    loom::index_t checksum = 0;
+    for (const loom::index_t token : best.front().tokens) checksum += token;
+    return checksum;
+}
+
 // Runs the loom side in a child process with the user's OpenMP wait policy and
 // returns its median times, one per workload.
 std::vector<double> loom_side_in_child(int threads, const std::string& workloads, int iterations) {
@@ -235,18 +305,20 @@ std::vector<double> loom_side_in_child(int threads, const std::string& workloads
 
 double loom_workload_ms(const std::string& workload, int iterations) {
     if (workload == "lstm_gen_greedy") return median_ms([] { loom_generate(); }, 2, iterations);
+    if (workload == "lstm_gen_beam5") return median_ms([] { loom_generate_beam(); }, 2, iterations);
     LoomTrain side(workload.substr(0, workload.size() - 6));
     return median_ms([&] { side.step(); }, 3, iterations);
 }
 
 double torch_workload_ms(const std::string& workload, int iterations) {
     if (workload == "lstm_gen_greedy") return median_ms([] { torch_generate(); }, 2, iterations);
+    if (workload == "lstm_gen_beam5") return median_ms([] { torch_generate_beam(); }, 2, iterations);
     TorchTrain side(workload.substr(0, workload.size() - 6));
     return median_ms([&] { side.step(); }, 3, iterations);
 }
 
 bool known_workload(const std::string& w) {
-    return w == "lstm_gen_greedy" || w == "lstm_train" || w == "gru_train" || w == "rnn_train";
+    return w == "lstm_gen_greedy" || w == "lstm_gen_beam5" || w == "lstm_train" || w == "gru_train" || w == "rnn_train";
 }
 
 std::vector<std::string> split(const std::string& text) {
@@ -263,7 +335,7 @@ int main(int argc, char** argv) {
     reexec_with_blas_environment(argv);
     int iterations = 20;
     bool loom_side = false;
-    std::string thread_list = "1,2", workload_list = "lstm_train,gru_train,rnn_train,lstm_gen_greedy";
+    std::string thread_list = "1,2", workload_list = "lstm_train,gru_train,rnn_train,lstm_gen_greedy,lstm_gen_beam5";
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         const bool has_value = i + 1 < argc;
