@@ -9,7 +9,8 @@
 //              state_dict save/load
 //   optim/     SGD, Adam/AdamW, RMSprop, gradient clipping, learning-rate schedules
 //   train/     checkpoints: model + optimizer + random state, for exact resume
-//   decode/    picking tokens from logits (greedy, temperature sampling)
+//   decode/    the Decoder interface, greedy, sampling (temperature, top-k, top-p),
+//              beam search, streaming text with stop strings
 //   data/      UTF-8 text, vocabularies, mini-batches (needs only tensor/)
 // Each header also works on its own.
 #pragma once
@@ -73,7 +74,12 @@
 
 #include "loom/train/checkpoint.hpp"
 
+#include "loom/decode/decoder.hpp"
+#include "loom/decode/stream.hpp"
+#include "loom/decode/generation.hpp"
 #include "loom/decode/sample.hpp"
+#include "loom/decode/greedy.hpp"
+#include "loom/decode/beam_search.hpp"
 
 #include "loom/data/utf8.hpp"
 #include "loom/data/vocabulary.hpp"
