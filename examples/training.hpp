@@ -42,27 +42,17 @@
 
 #include <loom/autograd/engine.hpp>
 #include <loom/ops/arithmetic.hpp>
-#include <loom/optim/adam.hpp>
 #include <loom/optim/clip_grad.hpp>
-#include <loom/optim/rmsprop.hpp>
 #include <loom/optim/schedule.hpp>
-#include <loom/optim/sgd.hpp>
 #include <loom/train/checkpoint.hpp>
 
 #include "cli.hpp"
+#include "progress.hpp"
+#include "training_options.hpp"
 
 namespace training {
 
 using Clock = std::chrono::steady_clock;
-
-inline std::string format_duration(double seconds) {
-    const long total = static_cast<long>(seconds + 0.5);
-    std::ostringstream out;
-    if (total >= 3600) out << total / 3600 << "h";
-    if (total >= 60) out << (total % 3600) / 60 << "m";
-    out << total % 60 << "s";
-    return out.str();
-}
 
 // ---------------------------------------------------------------------------
 // Ctrl-C. A signal handler may only set a flag of type volatile sig_atomic_t,
@@ -94,192 +84,6 @@ public:
 private:
     void (*previous_)(int) = SIG_DFL;
 };
-
-// ---------------------------------------------------------------------------
-// Output: the progress line (in place on a terminal, plain lines when piped)
-// and the CSV log (rewritten whole, atomically, whenever it is flushed).
-// ---------------------------------------------------------------------------
-class Progress {
-public:
-    explicit Progress(std::int64_t print_every) : tty_(isatty(fileno(stdout)) != 0), print_every_(print_every) {}
-
-    void update(std::int64_t step, std::int64_t total, double loss, double tokens_per_s, double eta_seconds) {
-        std::ostringstream line;
-        line << "step " << step << "/" << total << " | loss " << std::fixed << std::setprecision(4) << loss << " | "
-             << std::setprecision(1) << tokens_per_s / 1000.0 << "k tok/s | ETA " << format_duration(eta_seconds);
-        if (tty_) {
-            std::cout << '\r' << line.str() << "\033[K" << std::flush;
-            line_open_ = true;
-        } else if (print_every_ > 0 && (step % print_every_ == 0 || step == total)) {
-            std::cout << line.str() << std::endl;
-        }
-    }
-
-    // Prints a full line of its own (ending the progress line first).
-    void message(const std::string& text) {
-        if (line_open_) std::cout << '\n';
-        line_open_ = false;
-        std::cout << text << std::endl;
-    }
-
-private:
-    bool tty_;
-    std::int64_t print_every_;
-    bool line_open_ = false;
-};
-
-class CsvLog {
-public:
-    static constexpr const char* header = "step,train_loss,val_loss,tokens_per_s,seconds";
-
-    explicit CsvLog(std::string path) : path_(std::move(path)) {}
-
-    // On resume: keeps the rows of the earlier run up to `last_step`, so the
-    // log reads as if the run had never stopped.
-    void keep_existing_rows(std::int64_t last_step) {
-        std::ifstream in(path_);
-        std::string line;
-        if (!std::getline(in, line) || line != header) return;
-        while (std::getline(in, line)) {
-            const std::int64_t step = std::atoll(line.c_str());
-            if (step > last_step) break;
-            rows_ += line + '\n';
-        }
-    }
-
-    // Losses with 9 significant digits (a float exactly); NaN marks "not measured".
-    void add(std::int64_t step, double train_loss, double val_loss, double tokens_per_s, double seconds) {
-        std::ostringstream row;
-        row << step << ',' << std::setprecision(9);
-        if (!std::isnan(train_loss)) row << train_loss;
-        row << ',';
-        if (!std::isnan(val_loss)) row << val_loss;
-        row << std::setprecision(6) << ',' << tokens_per_s << ',' << seconds << '\n';
-        rows_ += row.str();
-    }
-
-    void flush() const {
-        const std::string temp = path_ + ".tmp";
-        {
-            std::ofstream out(temp, std::ios::trunc);
-            out << header << '\n' << rows_;
-            out.flush();
-            if (!out) throw loom::Error("cannot write the log " + temp);
-        }
-        std::filesystem::rename(temp, path_);
-    }
-
-private:
-    std::string path_;
-    std::string rows_;
-};
-
-// ---------------------------------------------------------------------------
-// Command-line options every training example has, and what they build.
-// ---------------------------------------------------------------------------
-struct LoopOptions {
-    // optimizer and schedule
-    std::string optimizer = "sgd";
-    double lr = 0.0;  // 0: the optimizer's default below
-    double momentum = 0.9, weight_decay = 0.0, beta1 = 0.9, beta2 = 0.999, clip = 5.0;
-    std::string schedule = "constant";
-    std::int64_t warmup = 0, decay_steps = 0, lr_step = 1000;
-    double min_lr = 0.0, lr_gamma = 0.5;
-    std::int64_t accumulate = 1;
-    // length, reporting
-    std::int64_t steps = 1000, eval_every = 250, print_every = 50;
-    // safety
-    std::string out_dir = "out";
-    std::int64_t checkpoint_every = 500;
-    std::string resume;
-    bool keep_best = true;
-    std::string on_nonfinite = "stop";
-    std::int64_t max_restores = 3;
-    std::int64_t interrupt_at = 0;     // testing: raise SIGINT after this step
-    std::int64_t inject_nan_at = 0;    // testing: make this step's loss NaN
-
-    double default_lr() const {
-        if (optimizer == "sgd") return 1.0;
-        if (optimizer == "adam" || optimizer == "adamw" || optimizer == "rmsprop") return 2e-3;
-        throw loom::Error("--optimizer must be sgd, adam, adamw or rmsprop, got '" + optimizer + "'");
-    }
-    double learning_rate() const { return lr > 0.0 ? lr : default_lr(); }
-};
-
-inline void add_loop_options(cli::Parser& p, LoopOptions& o) {
-    p.add("--optimizer", o.optimizer, "sgd, adam, adamw or rmsprop");
-    p.add("--lr", o.lr, "peak learning rate (0: 1.0 for sgd, 2e-3 otherwise)");
-    p.add("--momentum", o.momentum, "SGD/RMSprop momentum");
-    p.add("--weight-decay", o.weight_decay, "weight decay (decoupled for adamw, L2 otherwise)");
-    p.add("--beta1", o.beta1, "Adam/AdamW beta1");
-    p.add("--beta2", o.beta2, "Adam/AdamW beta2");
-    p.add("--clip", o.clip, "clip the global gradient norm to this (0: off)");
-    p.add("--schedule", o.schedule, "learning-rate schedule: constant, step or cosine (warmup + cosine decay)");
-    p.add("--warmup", o.warmup, "cosine: linear warmup steps");
-    p.add("--decay-steps", o.decay_steps, "cosine: step where the decay reaches --min-lr (0: --steps)");
-    p.add("--min-lr", o.min_lr, "cosine: final learning rate");
-    p.add("--lr-step", o.lr_step, "step: multiply the rate by --lr-gamma every this many steps");
-    p.add("--lr-gamma", o.lr_gamma, "step: the factor");
-    p.add("--accumulate", o.accumulate, "micro-batches per optimizer step (gradient accumulation)");
-    p.add("--steps", o.steps, "optimizer steps");
-    p.add("--eval-every", o.eval_every, "validation loss every N steps (0: only at the end)");
-    p.add("--print-every", o.print_every, "progress lines every N steps when not on a terminal");
-    p.add("--out", o.out_dir, "directory for log.csv and the checkpoints last/best.safetensors");
-    p.add("--checkpoint-every", o.checkpoint_every, "save last.safetensors every N steps (0: only at the end)");
-    p.add("--resume", o.resume, "continue training from this checkpoint");
-    p.add("--keep-best", o.keep_best, "save best.safetensors whenever the validation loss improves");
-    p.add("--on-nonfinite", o.on_nonfinite, "NaN/Inf loss or gradient: stop, or restore the last checkpoint");
-    p.add("--max-restores", o.max_restores, "restore: give up after this many restores");
-    p.add("--interrupt-at", o.interrupt_at, "testing: act as if Ctrl-C came after this step (0: never)");
-    p.add("--inject-nan-at", o.inject_nan_at, "testing: make the loss of this step NaN (0: never)");
-}
-
-inline void check_loop_options(const LoopOptions& o) {
-    o.default_lr();  // validates --optimizer
-    auto require = [](bool ok, const std::string& what) {
-        if (!ok) throw loom::Error(what);
-    };
-    require(o.steps > 0, "--steps must be positive");
-    require(o.accumulate > 0, "--accumulate must be positive");
-    require(o.clip >= 0.0, "--clip must be >= 0");
-    require(o.on_nonfinite == "stop" || o.on_nonfinite == "restore",
-            "--on-nonfinite must be stop or restore, got '" + o.on_nonfinite + "'");
-    require(o.schedule == "constant" || o.schedule == "step" || o.schedule == "cosine",
-            "--schedule must be constant, step or cosine, got '" + o.schedule + "'");
-}
-
-template <typename T>
-std::unique_ptr<loom::Optimizer<T>> make_optimizer(const LoopOptions& o, std::vector<loom::Tensor<T>> parameters) {
-    const double lr = o.learning_rate();
-    if (o.optimizer == "sgd")
-        return std::make_unique<loom::SGD<T>>(std::move(parameters), lr, o.momentum, o.weight_decay);
-    if (o.optimizer == "adam")
-        return std::make_unique<loom::Adam<T>>(std::move(parameters), lr, o.beta1, o.beta2, 1e-8, o.weight_decay);
-    if (o.optimizer == "adamw")
-        return std::make_unique<loom::AdamW<T>>(std::move(parameters), lr, o.beta1, o.beta2, 1e-8, o.weight_decay);
-    return std::make_unique<loom::RMSprop<T>>(std::move(parameters), lr, 0.99, 1e-8, o.weight_decay, o.momentum);
-}
-
-inline std::unique_ptr<loom::LearningRateSchedule> make_schedule(const LoopOptions& o) {
-    const double lr = o.learning_rate();
-    if (o.schedule == "step") return std::make_unique<loom::StepLR>(lr, o.lr_step, o.lr_gamma);
-    if (o.schedule == "cosine")
-        return std::make_unique<loom::WarmupCosineLR>(lr, o.warmup, o.decay_steps > 0 ? o.decay_steps : o.steps,
-                                                      o.min_lr);
-    return std::make_unique<loom::ConstantLR>(lr);
-}
-
-inline std::string describe_optimizer(const LoopOptions& o) {
-    std::ostringstream out;
-    out << o.optimizer << " lr " << o.learning_rate();
-    if (o.optimizer == "sgd" || o.optimizer == "rmsprop") out << " momentum " << o.momentum;
-    if (o.weight_decay > 0) out << " weight decay " << o.weight_decay;
-    out << ", schedule " << o.schedule;
-    if (o.schedule == "cosine") out << " (warmup " << o.warmup << ", min " << o.min_lr << ")";
-    out << ", clip " << o.clip;
-    if (o.accumulate > 1) out << ", " << o.accumulate << " micro-batches per step";
-    return out.str();
-}
 
 // ---------------------------------------------------------------------------
 // The loop.
