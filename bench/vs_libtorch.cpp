@@ -254,12 +254,13 @@ struct LoomTrain {
 loom::index_t loom_generate() {
     static loom::Generator generator(11);
     static char_model::CharModel<float> model(LoomTrain::config("lstm", 2), generator);
+    static const loom::LstmInferenceWeights<float> packed = model.lstm->pack_for_inference();  // once, as a deployed model would
     loom::NoGradGuard no_grad;
     model.eval();
     char_model::State<float> state;
     loom::index_t token = 0, checksum = 0;
     for (loom::index_t i = 0; i < generated; ++i) {
-        const loom::Tensor<float> logits = model.step(loom::IndexTensor({token}), state);
+        const loom::Tensor<float> logits = model.step(loom::IndexTensor({token}), state, &packed);
         token = loom::argmax(logits.data(), vocab);
         checksum += token;
     }

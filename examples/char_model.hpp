@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -109,11 +110,14 @@ public:
     // Inference only (under NoGradGuard): one character per sequence, ids [B]
     // -> logits [B, V], advancing `state` by one step (the fast path for
     // generation, see LSTM::step).
-    loom::Tensor<T> step(const loom::IndexTensor& ids, State<T>& state) const {
+    // `packed`, if given, holds the LSTM's weights packed for several rows per
+    // batch (LSTM::pack_for_inference; see CharDecoder).
+    loom::Tensor<T> step(const loom::IndexTensor& ids, State<T>& state,
+                         const loom::LstmInferenceWeights<T>* packed = nullptr) const {
         const loom::index_t batch = ids.numel();
         const loom::Tensor<T> embedded = encoder(ids.reshaped(loom::Shape{batch}));
         if (lstm) {
-            loom::LstmState<T> next = lstm->step(embedded, {state.h, state.c});
+            loom::LstmState<T> next = lstm->step(embedded, {state.h, state.c}, packed);
             state = {next.h, next.c};
         } else {
             state = {gru ? gru->step(embedded, state.h) : rnn->step(embedded, state.h), loom::Tensor<T>()};
@@ -160,6 +164,7 @@ public:
         const auto length = static_cast<loom::index_t>(prompt.size());
         const loom::index_t V = vocabulary_size();
         state_ = State<T>();
+        packed_.reset();
         const loom::Tensor<T> logits = model_.forward(loom::IndexTensor(prompt, loom::Shape{1, length}), state_);
         const loom::Tensor<T> last = logits.share_storage(loom::Shape{1, V}, (length - 1) * V);
         batch_ = 1;
@@ -177,7 +182,11 @@ public:
                             tokens.size(), " tokens for a batch of ", batch_, " rows");
         check_ids("advance", tokens);
         loom::NoGradGuard no_grad;
-        return loom::log_softmax(model_.step(loom::IndexTensor(tokens), state_));
+        // An LSTM steps through its weights packed once, at the first step
+        // after start(): every step then reads each weight once, however many
+        // rows (beams) there are (LSTM::pack_for_inference).
+        if (model_.lstm && !packed_) packed_ = model_.lstm->pack_for_inference();
+        return loom::log_softmax(model_.step(loom::IndexTensor(tokens), state_, packed_ ? &*packed_ : nullptr));
     }
 
     // Keeps the state rows `rows` (indices into the current batch; they may
@@ -220,6 +229,7 @@ private:
     }
 
     CharModel<T>& model_;
+    std::optional<loom::LstmInferenceWeights<T>> packed_;  // a snapshot of the weights, made after start()
     State<T> state_;
     loom::index_t batch_ = 0;  // rows in the state; 0 before start()
 };

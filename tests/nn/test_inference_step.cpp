@@ -73,7 +73,8 @@ void check_close(const Tensor<T>& got, const Tensor<T>& want, double tol) {
 // when `given_state` is false) and compares every step's top-layer output and
 // the final states.
 template <typename T>
-void check_lstm(loom::LSTM<T>& lstm, index_t batch, bool given_state, std::uint64_t seed) {
+void check_lstm(loom::LSTM<T>& lstm, index_t batch, bool given_state, std::uint64_t seed,
+                const loom::LstmInferenceWeights<T>* packed = nullptr) {
     const Tensor<T> x = loom_test::random_tensor<T>(Shape{batch, kSteps, kInput}, seed);
     loom::LstmState<T> initial;
     if (given_state)
@@ -83,7 +84,7 @@ void check_lstm(loom::LSTM<T>& lstm, index_t batch, bool given_state, std::uint6
     loom::LstmState<T> state = initial;
     for (index_t t = 0; t < kSteps; ++t) {
         INFO("step " << t);
-        state = lstm.step(time_step(x, t), state);
+        state = lstm.step(time_step(x, t), state, packed);
         REQUIRE(state.h.shape() == Shape{kLayers, batch, kHidden});
         REQUIRE(state.c.shape() == Shape{kLayers, batch, kHidden});
         check_close(state_layer(state.h, kLayers - 1), time_step(full.output, t), tolerance<T>());
@@ -128,6 +129,39 @@ TEMPLATE_TEST_CASE("LSTM::step over T steps equals forward over the sequence", "
             }
         }
     }
+}
+
+TEMPLATE_TEST_CASE("LSTM::step with packed weights equals forward, for every batch size the kernel blocks", "[inference_step][lstm]",
+                   float, double) {
+    using T = TestType;
+    loom::Generator generator(21);
+    for (const bool bias : {true, false}) {
+        loom::LSTM<T> lstm(kInput, kHidden, kLayers, generator, 0.0, bias);
+        loom::NoGradGuard no_grad;
+        const loom::LstmInferenceWeights<T> packed = lstm.pack_for_inference();
+        for (const int threads : {1, 2}) {
+            ThreadScope scope(threads);
+            // 1, 2, 4: the small row blocks; 7 = 4 + 2 + 1; 11 = 8 + 2 + 1.
+            for (const index_t batch : {1, 2, 4, 7, 11}) {
+                INFO("bias " << bias << ", " << threads << " threads, batch " << batch);
+                check_lstm(lstm, batch, batch % 2 == 1, 40 + static_cast<std::uint64_t>(batch), &packed);
+            }
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("LSTM::step refuses packed weights of another LSTM", "[inference_step][lstm][errors]", float, double) {
+    using T = TestType;
+    loom::Generator generator(22);
+    loom::LSTM<T> lstm(kInput, kHidden, kLayers, generator);
+    loom::LSTM<T> one_layer(kInput, kHidden, 1, generator);
+    loom::LSTM<T> narrower(kInput, 32, kLayers, generator);
+    loom::NoGradGuard no_grad;
+    const Tensor<T> x = loom_test::random_tensor<T>(Shape{3, kInput}, 5);
+    const auto from_one_layer = one_layer.pack_for_inference();
+    const auto from_narrower = narrower.pack_for_inference();
+    CHECK(contains(error_message([&] { lstm.step(x, {}, &from_one_layer); }), "packed weights are for another LSTM"));
+    CHECK(contains(error_message([&] { lstm.step(x, {}, &from_narrower); }), "do not fit this LSTM"));
 }
 
 TEMPLATE_TEST_CASE("GRU::step over T steps equals forward over the sequence", "[inference_step][gru]", float,

@@ -29,6 +29,13 @@ struct LstmOutput {
     LstmState<T> state;
 };
 
+// Every layer's weights packed for step() at batch > 1 (see lstm_step_packed in
+// ops/lstm.hpp). A snapshot: build it again after the weights change.
+template <typename T>
+struct LstmInferenceWeights {
+    std::vector<LstmPackedLayer<T>> layers;
+};
+
 template <typename T>
 class LSTM : public RecurrentBase<T> {
 public:
@@ -58,8 +65,14 @@ public:
     // Inference only (under NoGradGuard): one time step for x [B, input_size],
     // returning the new state. Same values as forward() on a length-1 sequence,
     // without its copies and graph, with each layer's units split over threads.
-    LstmState<T> step(const Tensor<T>& x, const LstmState<T>& state = {}) const {
+    // With `packed` (from pack_for_inference() of this layer), the packed
+    // kernels run instead; the values agree to rounding.
+    LstmState<T> step(const Tensor<T>& x, const LstmState<T>& state = {},
+                      const LstmInferenceWeights<T>* packed = nullptr) const {
         this->check_step("loom::LSTM::step", x);
+        detail::check(packed == nullptr || packed->layers.size() == static_cast<std::size_t>(this->num_layers),
+                      "loom::LSTM::step: the packed weights are for another LSTM (",
+                      packed == nullptr ? 0 : packed->layers.size(), " layers, this one has ", this->num_layers, ")");
         const index_t batch = x.shape()[0], H = this->hidden_size;
         LstmState<T> next{Tensor<T>::empty(Shape{this->num_layers, batch, H}),
                           Tensor<T>::empty(Shape{this->num_layers, batch, H})};
@@ -71,10 +84,26 @@ public:
             if (!h.defined()) h = Tensor<T>::zeros(Shape{batch, H});
             if (!c.defined()) c = Tensor<T>::zeros(Shape{batch, H});
             Tensor<T> h_next = this->state_row("", next.h, k, batch), c_next = this->state_row("", next.c, k, batch);
-            lstm_step_inference(input, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h, c, h_next, c_next);
+            if (packed != nullptr) {
+                const LstmPackedLayer<T>& layer = packed->layers[static_cast<std::size_t>(k)];
+                detail::check(layer.w_ih_t.rows() == input.shape()[1] && layer.w_hh_t.rows() == H &&
+                                  layer.w_hh_t.cols() == 4 * H,
+                              "loom::LSTM::step: the packed weights of layer ", k, " do not fit this LSTM");
+            }
+            if (packed != nullptr) lstm_step_packed(input, packed->layers[static_cast<std::size_t>(k)], h, c, h_next, c_next);
+            else lstm_step_inference(input, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h, c, h_next, c_next);
             input = h_next;
         }
         return next;
+    }
+
+    // The weights packed once for many step() calls with several rows per
+    // batch (beam search): each step then reads every weight once, instead of
+    // the three passes of a general GEMM that packs them itself.
+    LstmInferenceWeights<T> pack_for_inference() const {
+        LstmInferenceWeights<T> packed;
+        for (const auto& w : this->layers) packed.layers.push_back(pack_lstm_layer(w.w_ih, w.w_hh, w.b_ih, w.b_hh));
+        return packed;
     }
 };
 

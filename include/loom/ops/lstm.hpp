@@ -145,6 +145,23 @@ LstmResult<T> lstm(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w
     return result;
 }
 
+namespace detail {
+// The cell update of one step for hidden units [u0, u1), from the gate
+// pre-activations pre [B, 4H] (i, f, g, o blocks): c' = σ(f)⊙c + σ(i)⊙tanh(g),
+// h' = σ(o)⊙tanh(c').
+template <typename T, typename Pre>
+void lstm_step_cell(const Pre& pre, const Tensor<T>& c, Tensor<T>& c_next, Tensor<T>& h_next, index_t u0, index_t u1) {
+    const index_t B = pre.rows(), H = pre.cols() / 4, count = u1 - u0;
+    auto i = pre.middleCols(u0, count).array().logistic();
+    auto f = pre.middleCols(H + u0, count).array().logistic();
+    auto g = pre.middleCols(2 * H + u0, count).array().tanh();
+    auto o = pre.middleCols(3 * H + u0, count).array().logistic();
+    auto c_new = as_matrix(c_next, B, H).middleCols(u0, count).array();
+    c_new = f * as_matrix(c, B, H).middleCols(u0, count).array() + i * g;
+    as_matrix(h_next, B, H).middleCols(u0, count).array() = o * c_new.tanh();
+}
+}  // namespace detail
+
 // One step without autograd, for generation and other inference: the
 // arithmetic of lstm() with T = 1, reading x [B, I], h and c [B, H] and writing
 // the new states to h_next and c_next. The hidden units are split over threads;
@@ -159,17 +176,54 @@ void lstm_step_inference(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor
     Tensor<T> pre = Tensor<T>::empty(Shape{B, G});
     auto pre_m = detail::as_matrix(pre, B, G);
     detail::for_unit_ranges(H, 4 * B * (w_ih.shape()[1] + H), [&](index_t u0, index_t u1) {
-        const index_t count = u1 - u0;
         for (index_t block = 0; block < 4; ++block)
             detail::step_preactivation(x, w_ih, b_ih, h, w_hh, b_hh, block, u0, u1, H, pre_m);
-        auto i = pre_m.middleCols(u0, count).array().logistic();
-        auto f = pre_m.middleCols(H + u0, count).array().logistic();
-        auto g = pre_m.middleCols(2 * H + u0, count).array().tanh();
-        auto o = pre_m.middleCols(3 * H + u0, count).array().logistic();
-        auto c_new = detail::as_matrix(c_next, B, H).middleCols(u0, count).array();
-        c_new = f * detail::as_matrix(c, B, H).middleCols(u0, count).array() + i * g;
-        detail::as_matrix(h_next, B, H).middleCols(u0, count).array() = o * c_new.tanh();
+        detail::lstm_step_cell(pre_m, c, c_next, h_next, u0, u1);
     });
+}
+
+// The weights of one layer packed once for lstm_step_packed (a copy: it does
+// not follow later changes to the layer's tensors).
+template <typename T>
+struct LstmPackedLayer {
+    detail::PackedMatrix<T> w_ih_t = detail::PackedMatrix<T>::empty();  // W_ihᵀ [I, 4H]
+    detail::PackedMatrix<T> w_hh_t = detail::PackedMatrix<T>::empty();  // W_hhᵀ [H, 4H]
+    std::vector<T> bias;                                                // b_ih + b_hh [4H], or empty
+};
+
+template <typename T>
+LstmPackedLayer<T> pack_lstm_layer(const Tensor<T>& w_ih, const Tensor<T>& w_hh, const Tensor<T>& b_ih,
+                                   const Tensor<T>& b_hh) {
+    const index_t G = w_hh.shape()[0], H = w_hh.shape()[1], I = w_ih.shape()[1];
+    LstmPackedLayer<T> packed;
+    packed.w_ih_t = detail::PackedMatrix<T>::transposed(w_ih.data(), G, I);
+    packed.w_hh_t = detail::PackedMatrix<T>::transposed(w_hh.data(), G, H);
+    if (b_ih.defined() || b_hh.defined()) {
+        packed.bias.assign(static_cast<std::size_t>(G), T(0));
+        for (const Tensor<T>* b : {&b_ih, &b_hh})
+            if (b->defined())
+                for (index_t j = 0; j < G; ++j) packed.bias[static_cast<std::size_t>(j)] += b->data()[j];
+    }
+    return packed;
+}
+
+// lstm_step_inference with pre-packed weights, for a batch of several rows (beam
+// search, batched sampling): Eigen's GEMM would re-pack the weight matrices at
+// every step, reading them twice and writing them once; here every step reads
+// the packed panels once and the register-blocked kernel of packed_gemm.hpp
+// reuses each panel row for all rows of the batch. The panels are split over
+// threads; the gates then run over the hidden units.
+template <typename T>
+void lstm_step_packed(const Tensor<T>& x, const LstmPackedLayer<T>& packed, const Tensor<T>& h, const Tensor<T>& c,
+                      Tensor<T>& h_next, Tensor<T>& c_next) {
+    const index_t B = h.shape()[0], H = h.shape()[1], G = 4 * H, I = x.shape()[1];
+    Tensor<T> pre = Tensor<T>::empty(Shape{B, G});
+    auto pre_m = detail::as_matrix(pre, B, G);
+    if (packed.bias.empty()) pre_m.setZero();
+    else pre_m.rowwise() = detail::ConstMatrixView<T>(packed.bias.data(), 1, G).row(0);
+    detail::gemm_packed_accumulate(x.data(), B, I, packed.w_ih_t, pre.data(), G);
+    detail::gemm_packed_accumulate(h.data(), B, H, packed.w_hh_t, pre.data(), G);
+    detail::lstm_step_cell(pre_m, c, c_next, h_next, 0, H);
 }
 
 }  // namespace loom

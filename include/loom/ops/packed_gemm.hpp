@@ -119,6 +119,12 @@ void gemm_packed_accumulate(const T* a, index_t m, index_t lda, const PackedMatr
             index_t row = 0;
             for (; row + R <= m; row += R)
                 packed_kernel<T, R>(a + row * lda, lda, panel, depth, c_panel + row * ldc, ldc, width);
+            // A few rows left (or a small batch, as in beam search): blocks of
+            // 4 and 2 load each panel row once for several rows of A.
+            for (; row + 4 <= m; row += 4)
+                packed_kernel<T, 4>(a + row * lda, lda, panel, depth, c_panel + row * ldc, ldc, width);
+            for (; row + 2 <= m; row += 2)
+                packed_kernel<T, 2>(a + row * lda, lda, panel, depth, c_panel + row * ldc, ldc, width);
             for (; row < m; ++row)
                 packed_kernel<T, 1>(a + row * lda, lda, panel, depth, c_panel + row * ldc, ldc, width);
         }
