@@ -5,7 +5,7 @@
 //   io/        safetensors files (needs only tensor/)
 //   autograd/  graph nodes, the backward engine, NoGradGuard, gradcheck
 //   ops/       differentiable operations (each with its backward)
-//   nn/        Module and layers: Linear, Embedding, LayerNorm, RNN/LSTM/GRU (+ cells), losses,
+//   nn/        Module and layers: Linear, Embedding, LayerNorm, Conv1d, RNN/LSTM/GRU (+ cells), losses,
 //              state_dict save/load
 //   optim/     SGD, Adam/AdamW, RMSprop, gradient clipping, learning-rate schedules
 //   train/     checkpoints: model + optimizer + random state, for exact resume
@@ -37,6 +37,7 @@
 #include "loom/ops/arithmetic.hpp"
 #include "loom/ops/broadcast.hpp"
 #include "loom/ops/concat.hpp"
+#include "loom/ops/conv1d.hpp"
 #include "loom/ops/cross_entropy.hpp"
 #include "loom/ops/dropout.hpp"
 #include "loom/ops/embedding.hpp"
@@ -59,6 +60,7 @@
 #include "loom/nn/module.hpp"
 #include "loom/nn/embedding.hpp"
 #include "loom/nn/layer_norm.hpp"
+#include "loom/nn/conv1d.hpp"
 #include "loom/nn/linear.hpp"
 #include "loom/nn/loss.hpp"
 #include "loom/nn/recurrent_base.hpp"
