@@ -221,8 +221,11 @@ void lstm_step_packed(const Tensor<T>& x, const LstmPackedLayer<T>& packed, cons
     auto pre_m = detail::as_matrix(pre, B, G);
     if (packed.bias.empty()) pre_m.setZero();
     else pre_m.rowwise() = detail::ConstMatrixView<T>(packed.bias.data(), 1, G).row(0);
-    detail::gemm_packed_accumulate(x.data(), B, I, packed.w_ih_t, pre.data(), G);
-    detail::gemm_packed_accumulate(h.data(), B, H, packed.w_hh_t, pre.data(), G);
+    // A step streams the weights from memory: split even one row's product
+    // over threads (each keeps reading the same panels, from its own cache).
+    constexpr index_t min_work_per_thread = index_t{1} << 13;
+    detail::gemm_packed_accumulate(x.data(), B, I, packed.w_ih_t, pre.data(), G, min_work_per_thread);
+    detail::gemm_packed_accumulate(h.data(), B, H, packed.w_hh_t, pre.data(), G, min_work_per_thread);
     detail::lstm_step_cell(pre_m, c, c_next, h_next, 0, H);
 }
 

@@ -106,8 +106,12 @@ void packed_kernel(const T* a, index_t lda, const T* panel, index_t depth, T* c,
 }
 
 // C[m, N] += A[m, K] · B, with A and C row-major (leading dimensions lda, ldc).
+// Threads split the panels when each gets at least `min_work_per_thread`
+// multiply-adds: worth it for compute (training), and for streaming weights
+// from memory already at much less (inference steps pass a smaller value).
 template <typename T>
-void gemm_packed_accumulate(const T* a, index_t m, index_t lda, const PackedMatrix<T>& b, T* c, index_t ldc) {
+void gemm_packed_accumulate(const T* a, index_t m, index_t lda, const PackedMatrix<T>& b, T* c, index_t ldc,
+                            index_t min_work_per_thread = index_t{1} << 18) {
     constexpr index_t P = PackedMatrix<T>::P;
     constexpr int R = 8;  // rows per block: 2·R accumulators + 3 registers fit AVX-512's 32 (and spill little on AVX2)
     const index_t depth = b.rows();
@@ -129,9 +133,8 @@ void gemm_packed_accumulate(const T* a, index_t m, index_t lda, const PackedMatr
                 packed_kernel<T, 1>(a + row * lda, lda, panel, depth, c_panel + row * ldc, ldc, width);
         }
     };
-    // Split panels over threads when there is enough work for each.
     const index_t work_per_panel = m * depth * P;
-    parallel_for(b.panels(), std::max<index_t>(1, (index_t{1} << 18) / std::max<index_t>(work_per_panel, 1)),
+    parallel_for(b.panels(), std::max<index_t>(1, min_work_per_thread / std::max<index_t>(work_per_panel, 1)),
                  run_panels);
 }
 
