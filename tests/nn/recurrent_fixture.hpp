@@ -47,7 +47,7 @@ void check_matches(const std::string& what, const Tensor<T>& got, const Tensor<T
 }
 
 // PyTorch's parameter names: weight_ih..., weight_hh..., bias_ih..., bias_hh...
-bool is_parameter_name(const std::string& name) {
+inline bool is_parameter_name(const std::string& name) {
     const bool prefix = name.rfind("weight_", 0) == 0 || name.rfind("bias_", 0) == 0;
     const bool grad = name.size() >= 5 && name.compare(name.size() - 5, 5, "_grad") == 0;
     return prefix && !grad;
