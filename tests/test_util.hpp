@@ -42,6 +42,27 @@ double max_abs_diff(const loom::Tensor<T>& a, const loom::Tensor<T>& b) {
     return worst;
 }
 
+// Checks |got_i - want_i| <= tol · max(1, |want_i|) for every element (a
+// relative error, absolute near zero), reporting the largest difference. The
+// shapes must match, except that a scalar matches a one-element tensor (the
+// fixture files store scalars as [1]).
+template <typename T>
+void check_matches(const loom::Tensor<T>& got, const loom::Tensor<T>& want, double tol) {
+    REQUIRE(got.defined());
+    REQUIRE(want.defined());
+    const bool scalar_pair = got.numel() == 1 && want.numel() == 1;
+    REQUIRE((got.shape() == want.shape() || scalar_pair));
+    double worst = 0.0;
+    for (loom::index_t i = 0; i < got.numel(); ++i) {
+        const double ref = static_cast<double>(want.data()[i]);
+        const double diff = std::abs(static_cast<double>(got.data()[i]) - ref) / std::max(1.0, std::abs(ref));
+        worst = std::isnan(diff) ? diff : std::max(worst, diff);
+        if (std::isnan(worst)) break;
+    }
+    INFO("largest relative difference " << worst << ", tolerance " << tol);
+    CHECK(worst <= tol);
+}
+
 }  // namespace loom_test
 
 // Runs loom::gradcheck in double precision and fails the test, printing the

@@ -36,22 +36,11 @@ using loom_test::error_message;
 
 namespace optim_optimizers_test {  // named, not anonymous: the test files are compiled together in unity batches
 
+using loom_test::check_matches;
+
 template <typename T>
 double tolerance() {
     return std::is_same_v<T, float> ? 1e-6 : 1e-12;
-}
-
-// |got_i - want_i| <= tol · max(1, |want_i|) for every element.
-template <typename T>
-void check_matches(const Tensor<T>& got, const Tensor<T>& want, double tol) {
-    REQUIRE(got.shape() == want.shape());
-    double worst = 0.0;
-    for (index_t i = 0; i < got.numel(); ++i) {
-        const double ref = static_cast<double>(want.data()[i]);
-        worst = std::max(worst, std::abs(static_cast<double>(got.data()[i]) - ref) / std::max(1.0, std::abs(ref)));
-    }
-    INFO("largest relative difference " << worst << ", tolerance " << tol);
-    CHECK(worst <= tol);
 }
 
 template <typename T>
