@@ -1,0 +1,280 @@
+// examples/char_cnn_model.hpp — a WaveNet-style character model: a stack of
+// causal dilated convolutions with residual connections.
+//
+//   ids [B, T] → Embedding(V → C) → h_0 [B, T, C]
+//   for l = 0 … L−1:   h_{l+1} = h_l + act(causal_conv_l(h_l))
+//                      causal_conv_l: Conv1d(C → C, kernel K, dilation 2^(l mod cycle), causal)
+//   logits = Linear(C → V)(h_L)                                         [B, T, V]
+//
+// act is ReLU or GELU. The stack runs in the channels-first layout [B, C, T]
+// of Conv1d::forward: one transpose after the embedding and one before the
+// head, instead of two per layer. Output t reads ids t − R + 1 … t, with the
+// receptive field R = 1 + Σ_l (K − 1)·d_l (31 for K = 3 and dilations 1, 2, 4, 8).
+// Parameter names follow PyTorch (a ModuleList "convs" of nn.Conv1d):
+// "embedding.weight", "convs.0.weight", "convs.0.bias", …, "head.weight", "head.bias".
+//
+// CharCnnDecoder adapts the model to loom::Decoder for the decoding library.
+// It never recomputes the past: each layer keeps its last (K−1)·d inputs in a
+// ring buffer (loom::Conv1dStepState, see loom/nn/conv1d.hpp), so one new
+// character costs O(L·C²·K + C·V), however long the text already is.
+// load_char_cnn_model() rebuilds a model and its vocabulary from a char_cnn
+// checkpoint (model.kind = "char_cnn").
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <loom/autograd/grad_mode.hpp>
+#include <loom/data/vocabulary.hpp>
+#include <loom/decode/decoder.hpp>
+#include <loom/nn/conv1d.hpp>
+#include <loom/nn/embedding.hpp>
+#include <loom/nn/linear.hpp>
+#include <loom/ops/activation.hpp>
+#include <loom/ops/arithmetic.hpp>
+#include <loom/ops/softmax.hpp>
+#include <loom/ops/transpose.hpp>
+#include <loom/train/checkpoint.hpp>
+
+namespace char_cnn {
+
+enum class Activation { relu, gelu };
+
+inline Activation parse_activation(const std::string& name) {
+    if (name == "relu") return Activation::relu;
+    if (name == "gelu") return Activation::gelu;
+    throw loom::Error("unknown activation '" + name + "' (expected relu or gelu)");
+}
+
+inline const char* activation_name(Activation activation) { return activation == Activation::relu ? "relu" : "gelu"; }
+
+struct Config {
+    loom::index_t vocabulary_size = 0;
+    loom::index_t channels = 128;       // C: embedding size and width of every layer
+    loom::index_t num_layers = 4;       // L
+    loom::index_t kernel_size = 3;      // K
+    loom::index_t dilation_cycle = 4;   // dilations 1, 2, …, 2^(cycle−1), then again from 1
+    Activation activation = Activation::relu;
+
+    loom::index_t dilation(loom::index_t layer) const { return loom::index_t{1} << (layer % dilation_cycle); }
+    // Inputs one output depends on: 1 + Σ_l (K − 1)·d_l.
+    loom::index_t receptive_field() const {
+        loom::index_t field = 1;
+        for (loom::index_t l = 0; l < num_layers; ++l) field += (kernel_size - 1) * dilation(l);
+        return field;
+    }
+};
+
+inline void check_config(const Config& config) {
+    loom::detail::check(config.vocabulary_size > 0 && config.channels > 0 && config.num_layers > 0 &&
+                            config.kernel_size > 0,
+                        "char_cnn::Config: vocabulary_size, channels, num_layers and kernel_size must be positive, got ",
+                        config.vocabulary_size, ", ", config.channels, ", ", config.num_layers, ", ",
+                        config.kernel_size);
+    loom::detail::check(config.dilation_cycle >= 1 && config.dilation_cycle <= 30,
+                        "char_cnn::Config: dilation_cycle must be in [1, 30], got ", config.dilation_cycle);
+}
+
+// The per-layer ring buffers of the incremental path, one per conv layer.
+template <typename T>
+using StepStates = std::vector<loom::Conv1dStepState<T>>;
+
+template <typename T>
+class CharCnnModel : public loom::Module<T> {
+public:
+    CharCnnModel(const Config& config, loom::Generator& generator)
+        : config((check_config(config), config)),
+          embedding(config.vocabulary_size, config.channels, generator),
+          head(config.channels, config.vocabulary_size, generator) {
+        this->register_module("embedding", embedding);
+        for (loom::index_t l = 0; l < config.num_layers; ++l)
+            convs.layers.push_back(std::make_unique<loom::Conv1d<T>>(config.channels, config.channels,
+                                                                     config.kernel_size, generator, 1, 0,
+                                                                     config.dilation(l), true, true));
+        for (std::size_t l = 0; l < convs.layers.size(); ++l) convs.add(std::to_string(l), *convs.layers[l]);
+        this->register_module("convs", convs);
+        this->register_module("head", head);
+    }
+
+    // ids [B, T] -> logits [B, T, V]. With `prime`, also leaves each layer's
+    // ring buffer as if the T characters had been stepped through (inference
+    // only: the decoder reads a prompt this way).
+    loom::Tensor<T> forward(const loom::IndexTensor& ids, StepStates<T>* prime = nullptr) const {
+        loom::detail::check(ids.rank() == 2, "char_cnn::CharCnnModel::forward: ids must be [batch, length], got ",
+                            ids.shape());
+        if (prime != nullptr) *prime = StepStates<T>(convs.layers.size());
+        loom::Tensor<T> h = loom::transpose(embedding(ids));  // [B, C, T]
+        for (std::size_t l = 0; l < convs.layers.size(); ++l) {
+            const loom::Conv1d<T>& conv = *convs.layers[l];
+            if (prime != nullptr) conv.prime(loom::transpose(h), (*prime)[l]);
+            h = loom::add(h, activate(conv(h)));
+        }
+        return head(loom::transpose(h));
+    }
+
+    // Inference only (under NoGradGuard): one character per row, ids [B] ->
+    // logits [B, V], advancing every layer's ring buffer by one step.
+    loom::Tensor<T> step(const loom::IndexTensor& ids, StepStates<T>& states) const {
+        loom::detail::check(states.size() == convs.layers.size(), "char_cnn::CharCnnModel::step: ", states.size(),
+                            " layer states for ", convs.layers.size(), " layers");
+        loom::Tensor<T> h = embedding(ids.reshaped(loom::Shape{ids.numel()}));  // [B, C]
+        for (std::size_t l = 0; l < convs.layers.size(); ++l)
+            h = loom::add(h, activate(convs.layers[l]->step(h, states[l])));
+        return head(h);
+    }
+
+    // The convolutions as PyTorch's ModuleList: children "0", "1", ….
+    struct ConvList : loom::Module<T> {
+        void add(const std::string& name, loom::Conv1d<T>& conv) { this->register_module(name, conv); }
+        std::vector<std::unique_ptr<loom::Conv1d<T>>> layers;
+    };
+
+    const Config config;
+    loom::Embedding<T> embedding;
+    ConvList convs;
+    loom::Linear<T> head;
+
+private:
+    loom::Tensor<T> activate(const loom::Tensor<T>& x) const {
+        return config.activation == Activation::relu ? loom::relu(x) : loom::gelu(x);
+    }
+};
+
+// A CharCnnModel as a loom::Decoder. Inference only: every call runs under
+// NoGradGuard. start() runs the prompt through the full forward once (batch 1)
+// and primes the ring buffers from it; advance() is one step per character;
+// reorder() gathers the ring-buffer rows of every layer.
+template <typename T>
+class CharCnnDecoder : public loom::Decoder<T> {
+public:
+    explicit CharCnnDecoder(const CharCnnModel<T>& model) : model_(model) {}
+
+    loom::index_t vocabulary_size() const override { return model_.config.vocabulary_size; }
+    loom::index_t batch_size() const { return batch_; }
+    const StepStates<T>& states() const { return states_; }
+
+    loom::Tensor<T> start(const std::vector<loom::index_t>& prompt, loom::index_t batch) override {
+        loom::detail::check(!prompt.empty(), "char_cnn::CharCnnDecoder::start: the prompt is empty (the model needs "
+                                             "at least one character to predict the next one)");
+        loom::detail::check(batch >= 1, "char_cnn::CharCnnDecoder::start: batch must be >= 1, got ", batch);
+        check_ids("start", prompt);
+        loom::NoGradGuard no_grad;
+        const auto length = static_cast<loom::index_t>(prompt.size());
+        const loom::index_t V = vocabulary_size();
+        const loom::Tensor<T> logits =
+            model_.forward(loom::IndexTensor(prompt, loom::Shape{1, length}), &states_);
+        const loom::Tensor<T> log_probs = loom::log_softmax(logits.share_storage(loom::Shape{1, V}, (length - 1) * V));
+        batch_ = 1;
+        if (batch == 1) return log_probs;
+        const std::vector<loom::index_t> copies(static_cast<std::size_t>(batch), 0);
+        reorder(copies);
+        loom::Tensor<T> rows = loom::Tensor<T>::empty(loom::Shape{batch, V});
+        for (loom::index_t r = 0; r < batch; ++r)
+            std::memcpy(rows.data() + r * V, log_probs.data(), static_cast<std::size_t>(V) * sizeof(T));
+        return rows;
+    }
+
+    loom::Tensor<T> advance(const std::vector<loom::index_t>& tokens) override {
+        loom::detail::check(batch_ > 0, "char_cnn::CharCnnDecoder::advance: call start() first");
+        loom::detail::check(static_cast<loom::index_t>(tokens.size()) == batch_, "char_cnn::CharCnnDecoder::advance: ",
+                            tokens.size(), " tokens for a batch of ", batch_, " rows");
+        check_ids("advance", tokens);
+        loom::NoGradGuard no_grad;
+        return loom::log_softmax(model_.step(loom::IndexTensor(tokens), states_));
+    }
+
+    void reorder(const std::vector<loom::index_t>& rows) override {
+        loom::detail::check(batch_ > 0, "char_cnn::CharCnnDecoder::reorder: call start() first");
+        loom::detail::check(!rows.empty(), "char_cnn::CharCnnDecoder::reorder: no rows given");
+        bool identity = static_cast<loom::index_t>(rows.size()) == batch_;
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            loom::detail::check(rows[i] >= 0 && rows[i] < batch_, "char_cnn::CharCnnDecoder::reorder: row ", rows[i],
+                                " at position ", i, " is out of range for a batch of ", batch_, " rows");
+            identity = identity && rows[i] == static_cast<loom::index_t>(i);
+        }
+        if (identity) return;
+        for (loom::Conv1dStepState<T>& state : states_) state.reorder(rows);
+        batch_ = static_cast<loom::index_t>(rows.size());
+    }
+
+private:
+    void check_ids(const char* where, const std::vector<loom::index_t>& ids) const {
+        const loom::index_t V = vocabulary_size();
+        for (std::size_t i = 0; i < ids.size(); ++i)
+            loom::detail::check(ids[i] >= 0 && ids[i] < V, "char_cnn::CharCnnDecoder::", where, ": token ", ids[i],
+                                " at position ", i, " is out of range for a vocabulary of ", V);
+    }
+
+    const CharCnnModel<T>& model_;
+    StepStates<T> states_;
+    loom::index_t batch_ = 0;  // rows in the states; 0 before start()
+};
+
+// What describes the model in a checkpoint: enough to rebuild it.
+inline std::map<std::string, std::string> model_metadata(const Config& config, const loom::Vocabulary& vocabulary) {
+    return {{"model.kind", "char_cnn"},
+            {"model.vocabulary_size", std::to_string(config.vocabulary_size)},
+            {"model.channels", std::to_string(config.channels)},
+            {"model.num_layers", std::to_string(config.num_layers)},
+            {"model.kernel_size", std::to_string(config.kernel_size)},
+            {"model.dilation_cycle", std::to_string(config.dilation_cycle)},
+            {"model.activation", activation_name(config.activation)},
+            {"model.vocabulary", vocabulary.text()}};
+}
+
+// A model rebuilt from a char_cnn checkpoint, with the vocabulary it was trained on.
+template <typename T>
+struct LoadedCharCnnModel {
+    Config config;
+    std::unique_ptr<CharCnnModel<T>> model;
+    loom::Vocabulary vocabulary;
+};
+
+// Reads the model.* metadata of a checkpoint written by examples/char_cnn
+// (model.kind must be "char_cnn"), builds the model with that configuration and
+// restores its weights. Errors name the file and the metadata key.
+template <typename T = float>
+LoadedCharCnnModel<T> load_char_cnn_model(const std::string& path) {
+    const loom::Checkpoint<T> checkpoint = loom::Checkpoint<T>::load(path);
+    const auto fail = [&](const std::string& key, const std::string& why) {
+        loom::detail::fail("char_cnn::load_char_cnn_model: '", path, "': metadata '", key, "' ", why);
+    };
+    const std::string& kind = checkpoint.get("model.kind");
+    if (kind != "char_cnn") fail("model.kind", "is '" + kind + "', expected 'char_cnn' (not a char_cnn checkpoint)");
+    const auto positive = [&](const std::string& key) {
+        const std::int64_t value = checkpoint.get_int(key);
+        if (value <= 0) fail(key, "is " + std::to_string(value) + ", expected a positive integer");
+        return static_cast<loom::index_t>(value);
+    };
+    LoadedCharCnnModel<T> loaded;
+    Config& config = loaded.config;
+    config.vocabulary_size = positive("model.vocabulary_size");
+    config.channels = positive("model.channels");
+    config.num_layers = positive("model.num_layers");
+    config.kernel_size = positive("model.kernel_size");
+    config.dilation_cycle = positive("model.dilation_cycle");
+    if (config.dilation_cycle > 30) fail("model.dilation_cycle", "is " + std::to_string(config.dilation_cycle) + ", expected at most 30");
+    const std::string& activation = checkpoint.get("model.activation");
+    if (activation != "relu" && activation != "gelu")
+        fail("model.activation", "is '" + activation + "', expected relu or gelu");
+    config.activation = parse_activation(activation);
+    try {
+        loaded.vocabulary = loom::Vocabulary::from_text(checkpoint.get("model.vocabulary"));
+    } catch (const loom::Error& error) {
+        fail("model.vocabulary", std::string("is not a valid vocabulary: ") + error.what());
+    }
+    if (loaded.vocabulary.size() != config.vocabulary_size)
+        fail("model.vocabulary", "has " + std::to_string(loaded.vocabulary.size()) +
+                                     " characters but model.vocabulary_size is " + std::to_string(config.vocabulary_size));
+    loom::Generator generator(0);  // the initial weights are overwritten by the checkpoint's
+    loaded.model = std::make_unique<CharCnnModel<T>>(config, generator);
+    checkpoint.restore_model(*loaded.model);
+    loaded.model->eval();
+    return loaded;
+}
+
+}  // namespace char_cnn
