@@ -98,7 +98,13 @@ void col2im_1d(const T* dcol, T* dx, const Conv1dPlan& p) {
                     index_t begin, end;
                     conv1d_valid_range(p, k, begin, end);
                     const index_t offset = k * p.dilation - p.pad_left;
-                    for (index_t t = begin; t < end; ++t) dst[t * p.stride + offset] += src[t];
+                    if (p.stride == 1) {  // one contiguous run: a vectorised add
+                        using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
+                        Eigen::Map<Row>(dst + begin + offset, end - begin) +=
+                            Eigen::Map<const Row>(src + begin, end - begin);
+                    } else {
+                        for (index_t t = begin; t < end; ++t) dst[t * p.stride + offset] += src[t];
+                    }
                 }
             }
     });
