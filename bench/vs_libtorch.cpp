@@ -15,6 +15,13 @@
 //       gathers the h/c rows of their parents (loom: loom/decode/beam_search.hpp
 //       with examples' CharDecoder; libtorch: topk + index_select)
 //       (time per 200 characters).
+//   conv_train — Embedding(65→128) → 4 × [h + ReLU(causal Conv1d(128→128, k=3,
+//       dilation 1, 2, 4, 8)(h))] → Linear(128→65) → cross-entropy, B=32, T=64:
+//       forward + backward + SGD step (loom: examples' CharCnnModel; libtorch:
+//       torch::nn::Conv1d without padding on the input left-padded with
+//       (k−1)·dilation zeros by F::pad, the same math). Both stacks run in the
+//       channels-first layout [B, C, T], transposing after the embedding and
+//       before the head.
 // Each side gets warm-up runs, then the median of --iterations runs (≥ 20).
 //
 // A fair baseline: Debian's libtorch does its GEMMs through the system BLAS.
@@ -53,12 +60,14 @@
 #include <loom/optim/sgd.hpp>
 #include <loom/tensor/parallel.hpp>
 
+#include "../examples/char_cnn_model.hpp"
 #include "../examples/char_model.hpp"
 
 namespace {
 
 constexpr loom::index_t vocab = 65, embedding_dim = 64, hidden = 256, batch = 32, steps = 64, generated = 1000;
 constexpr loom::index_t beam_width = 5, beam_generated = 200;
+constexpr loom::index_t conv_channels = 128, conv_layers = 4, conv_kernel = 3;
 
 // ---- environment ---------------------------------------------------------
 
@@ -213,7 +222,90 @@ int64_t torch_generate_beam() {
     return checksum;
 }
 
+// The conv_train stack: Embedding → 4 × [h + relu(causal conv(h))] → Linear.
+struct TorchConvModel : torch::nn::Module {
+    TorchConvModel() {
+        embedding = register_module("embedding", torch::nn::Embedding(vocab, conv_channels));
+        for (int64_t l = 0; l < conv_layers; ++l) {
+            const int64_t dilation = int64_t{1} << l;
+            convs.push_back(register_module(
+                "conv" + std::to_string(l),
+                torch::nn::Conv1d(torch::nn::Conv1dOptions(conv_channels, conv_channels, conv_kernel).dilation(dilation))));
+            left_pads.push_back((conv_kernel - 1) * dilation);
+        }
+        head = register_module("head", torch::nn::Linear(conv_channels, vocab));
+    }
+
+    torch::Tensor forward(const torch::Tensor& ids) {
+        namespace F = torch::nn::functional;
+        auto h = embedding(ids).transpose(1, 2);  // [B, C, T]
+        for (std::size_t l = 0; l < convs.size(); ++l)
+            h = h + torch::relu(convs[l](F::pad(h, F::PadFuncOptions({left_pads[l], 0}))));
+        return head(h.transpose(1, 2));
+    }
+
+    torch::nn::Embedding embedding{nullptr};
+    std::vector<torch::nn::Conv1d> convs;
+    std::vector<int64_t> left_pads;
+    torch::nn::Linear head{nullptr};
+};
+
+struct TorchConvTrain {
+    TorchConvTrain()
+        : model(std::make_shared<TorchConvModel>()),
+          optimizer(model->parameters(), torch::optim::SGDOptions(0.1)),
+          inputs(torch::randint(vocab, {batch, steps}, torch::kLong)),
+          targets(torch::randint(vocab, {batch, steps}, torch::kLong)) {}
+
+    void step() {
+        const auto logits = model->forward(inputs);
+        const auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, vocab}), targets.reshape({-1}));
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+    }
+
+    std::shared_ptr<TorchConvModel> model;
+    torch::optim::SGD optimizer;
+    torch::Tensor inputs, targets;
+};
+
 // ---- the loom side -------------------------------------------------------
+
+struct LoomConvTrain {
+    LoomConvTrain() : generator(7), model(config(), generator), optimizer(model.parameters(), 0.1) {
+        std::vector<loom::index_t> in(batch * steps), out(batch * steps);
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            in[i] = static_cast<loom::index_t>(generator.below(vocab));
+            out[i] = static_cast<loom::index_t>(generator.below(vocab));
+        }
+        inputs = loom::IndexTensor(in, loom::Shape{batch, steps});
+        targets = loom::IndexTensor(out, loom::Shape{batch, steps});
+    }
+
+    static char_cnn::Config config() {
+        char_cnn::Config c;
+        c.vocabulary_size = vocab;
+        c.channels = conv_channels;
+        c.num_layers = conv_layers;
+        c.kernel_size = conv_kernel;
+        c.dilation_cycle = conv_layers;  // dilations 1, 2, 4, 8
+        c.activation = char_cnn::Activation::relu;
+        return c;
+    }
+
+    void step() {
+        const loom::Tensor<float> loss = loom::cross_entropy(model.forward(inputs), targets);
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+    }
+
+    loom::Generator generator;
+    char_cnn::CharCnnModel<float> model;
+    loom::SGD<float> optimizer;
+    loom::IndexTensor inputs, targets;
+};
 
 struct LoomTrain {
     explicit LoomTrain(const std::string& cell) : generator(7), model(config(cell, 1), generator),
@@ -307,6 +399,10 @@ std::vector<double> loom_side_in_child(int threads, const std::string& workloads
 double loom_workload_ms(const std::string& workload, int iterations) {
     if (workload == "lstm_gen_greedy") return median_ms([] { loom_generate(); }, 2, iterations);
     if (workload == "lstm_gen_beam5") return median_ms([] { loom_generate_beam(); }, 2, iterations);
+    if (workload == "conv_train") {
+        LoomConvTrain side;
+        return median_ms([&] { side.step(); }, 3, iterations);
+    }
     LoomTrain side(workload.substr(0, workload.size() - 6));
     return median_ms([&] { side.step(); }, 3, iterations);
 }
@@ -314,12 +410,17 @@ double loom_workload_ms(const std::string& workload, int iterations) {
 double torch_workload_ms(const std::string& workload, int iterations) {
     if (workload == "lstm_gen_greedy") return median_ms([] { torch_generate(); }, 2, iterations);
     if (workload == "lstm_gen_beam5") return median_ms([] { torch_generate_beam(); }, 2, iterations);
+    if (workload == "conv_train") {
+        TorchConvTrain side;
+        return median_ms([&] { side.step(); }, 3, iterations);
+    }
     TorchTrain side(workload.substr(0, workload.size() - 6));
     return median_ms([&] { side.step(); }, 3, iterations);
 }
 
 bool known_workload(const std::string& w) {
-    return w == "lstm_gen_greedy" || w == "lstm_gen_beam5" || w == "lstm_train" || w == "gru_train" || w == "rnn_train";
+    return w == "lstm_gen_greedy" || w == "lstm_gen_beam5" || w == "lstm_train" || w == "gru_train" || w == "rnn_train" ||
+           w == "conv_train";
 }
 
 std::vector<std::string> split(const std::string& text) {
@@ -336,7 +437,7 @@ int main(int argc, char** argv) {
     reexec_with_blas_environment(argv);
     int iterations = 20;
     bool loom_side = false;
-    std::string thread_list = "1,2", workload_list = "lstm_train,gru_train,rnn_train,lstm_gen_greedy,lstm_gen_beam5";
+    std::string thread_list = "1,2", workload_list = "lstm_train,gru_train,rnn_train,lstm_gen_greedy,lstm_gen_beam5,conv_train";
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         const bool has_value = i + 1 < argc;
