@@ -11,6 +11,12 @@
 //                                    ones: the forward plus dW = dY · colᵀ,
 //                                    dcol = Wᵀ · dY (two more GEMMs), db and col2im;
 //                                    the gradients are dropped after each iteration
+//   BM_Conv1dCausal_Step/B           layer.step(x_t, state) for x_t [B, 128], B = 1
+//                                    and 5 (greedy / beam search): the gather of the
+//                                    K taps from the ring buffer, one product
+//                                    [B, 384] · [384, 128], the bias, and x_t written
+//                                    into the buffer; time per generated position
+//                                    (compare the forward's time / (B·T) above)
 //
 // Counter: FLOPS counts the multiply-adds of the GEMMs as 2 flops each
 // (2·C_out·C_in·K·B·T per GEMM; the forward has one, the backward two).
@@ -65,9 +71,26 @@ void BM_Conv1dCausal_ForwardBackward(benchmark::State& state) {
     state.counters["FLOPS"] = benchmark::Counter(3.0 * gemm_flops(), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void BM_Conv1dCausal_Step(benchmark::State& state) {
+    const loom::index_t rows = state.range(0);
+    loom::Generator generator(1);
+    loom::Conv1d<float> layer(kChannels, kChannels, kKernel, generator, 1, 0, kDilation, true, true);
+    const loom::Tensorf x = loom::Tensorf::uniform({rows, kChannels}, -1.0f, 1.0f, generator);
+    loom::NoGradGuard no_grad;
+    loom::Conv1dStepState<float> ring;
+    for (auto _ : state) {
+        loom::Tensorf y = layer.step(x, ring);
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["FLOPS"] = benchmark::Counter(2.0 * kChannels * kChannels * kKernel * static_cast<double>(rows),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
 }  // namespace
 
 BENCHMARK(BM_Conv1dCausal_Forward)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Conv1dCausal_ForwardBackward)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Conv1dCausal_Step)->Arg(1)->Arg(5)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();
