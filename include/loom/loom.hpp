@@ -5,7 +5,8 @@
 //   io/        safetensors files (needs only tensor/)
 //   autograd/  graph nodes, the backward engine, NoGradGuard, gradcheck
 //   ops/       differentiable operations (each with its backward)
-//   nn/        Module and layers: Linear, Embedding, LayerNorm, Conv1d, RNN/LSTM/GRU (+ cells), losses,
+//   nn/        Module and layers: Linear, Embedding, LayerNorm, Dropout, Conv1d, RNN/LSTM/GRU (+ cells),
+//              MultiheadSelfAttention (+ KeyValueCache), TransformerBlock, ModuleList, losses,
 //              state_dict save/load
 //   optim/     SGD, Adam/AdamW, RMSprop, gradient clipping, learning-rate schedules
 //   train/     checkpoints: model + optimizer + random state, for exact resume
@@ -35,6 +36,7 @@
 
 #include "loom/ops/activation.hpp"
 #include "loom/ops/arithmetic.hpp"
+#include "loom/ops/attention.hpp"
 #include "loom/ops/broadcast.hpp"
 #include "loom/ops/concat.hpp"
 #include "loom/ops/conv1d.hpp"
@@ -61,6 +63,10 @@
 #include "loom/nn/embedding.hpp"
 #include "loom/nn/layer_norm.hpp"
 #include "loom/nn/conv1d.hpp"
+#include "loom/nn/dropout.hpp"
+#include "loom/nn/module_list.hpp"
+#include "loom/nn/attention.hpp"
+#include "loom/nn/transformer.hpp"
 #include "loom/nn/linear.hpp"
 #include "loom/nn/loss.hpp"
 #include "loom/nn/recurrent_base.hpp"
