@@ -5,6 +5,6 @@
 
 template class training::TrainingLoop<float>;
 template std::unique_ptr<loom::Optimizer<float>> training::make_optimizer<float>(const training::LoopOptions&,
-                                                                                 std::vector<loom::Tensor<float>>);
+                                                                                 std::vector<loom::ParamGroup<float>>);
 template class loom::Checkpoint<float>;
 template class loom::CheckpointWriter<float>;

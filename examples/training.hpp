@@ -327,7 +327,7 @@ private:
 #ifndef LOOM_EXAMPLES_TRAINING_CPP
 extern template class training::TrainingLoop<float>;
 extern template std::unique_ptr<loom::Optimizer<float>> training::make_optimizer<float>(
-    const training::LoopOptions&, std::vector<loom::Tensor<float>>);
+    const training::LoopOptions&, std::vector<loom::ParamGroup<float>>);
 extern template class loom::Checkpoint<float>;
 extern template class loom::CheckpointWriter<float>;
 #endif

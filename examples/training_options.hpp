@@ -89,16 +89,23 @@ inline void check_loop_options(const LoopOptions& o) {
             "--schedule must be constant, step or cosine, got '" + o.schedule + "'");
 }
 
+// The optimizer the options name, over parameter groups (a group may set its
+// own weight decay, e.g. none for biases and LayerNorm parameters).
+template <typename T>
+std::unique_ptr<loom::Optimizer<T>> make_optimizer(const LoopOptions& o, std::vector<loom::ParamGroup<T>> groups) {
+    const double lr = o.learning_rate();
+    if (o.optimizer == "sgd") return std::make_unique<loom::SGD<T>>(std::move(groups), lr, o.momentum, o.weight_decay);
+    if (o.optimizer == "adam")
+        return std::make_unique<loom::Adam<T>>(std::move(groups), lr, o.beta1, o.beta2, 1e-8, o.weight_decay);
+    if (o.optimizer == "adamw")
+        return std::make_unique<loom::AdamW<T>>(std::move(groups), lr, o.beta1, o.beta2, 1e-8, o.weight_decay);
+    return std::make_unique<loom::RMSprop<T>>(std::move(groups), lr, 0.99, 1e-8, o.weight_decay, o.momentum);
+}
+
+// The same with every parameter in one group.
 template <typename T>
 std::unique_ptr<loom::Optimizer<T>> make_optimizer(const LoopOptions& o, std::vector<loom::Tensor<T>> parameters) {
-    const double lr = o.learning_rate();
-    if (o.optimizer == "sgd")
-        return std::make_unique<loom::SGD<T>>(std::move(parameters), lr, o.momentum, o.weight_decay);
-    if (o.optimizer == "adam")
-        return std::make_unique<loom::Adam<T>>(std::move(parameters), lr, o.beta1, o.beta2, 1e-8, o.weight_decay);
-    if (o.optimizer == "adamw")
-        return std::make_unique<loom::AdamW<T>>(std::move(parameters), lr, o.beta1, o.beta2, 1e-8, o.weight_decay);
-    return std::make_unique<loom::RMSprop<T>>(std::move(parameters), lr, 0.99, 1e-8, o.weight_decay, o.momentum);
+    return make_optimizer(o, std::vector<loom::ParamGroup<T>>{loom::ParamGroup<T>{std::move(parameters), {}, {}}});
 }
 
 inline std::unique_ptr<loom::LearningRateSchedule> make_schedule(const LoopOptions& o) {
