@@ -29,10 +29,11 @@
 // poison a batch.
 //
 // Numerics: each softmax row subtracts its maximum before exp (log-sum-exp), so
-// scores of any size give finite weights. The forward keeps P (and A with
-// M with dropout), [B, H, T, T], for the backward; everything else is recomputed from
-// qkv. The (b, h) pairs are independent and are split over threads; the small
-// products inside run on one thread each.
+// scores of any size give finite weights. The forward keeps P, and the dropout
+// mask M when there is dropout, each [B, H, T, T], for the backward; A = P ⊙ M
+// and everything else is recomputed from qkv. The (b, h) pairs are
+// independent and are split over threads; the small products inside run on
+// one thread each.
 #pragma once
 
 #include <cmath>
