@@ -1,5 +1,8 @@
-// examples/generate.cpp — write text with a model trained by char_rnn, from its
-// checkpoint, with the decoding library (loom/decode/).
+// examples/generate.cpp — write text with a model trained by char_rnn, char_cnn
+// or char_gpt, from its checkpoint, with the decoding library (loom/decode/).
+// The checkpoint's model.kind metadata says which model to rebuild; each comes
+// with its own loom::Decoder (recurrent state, convolution ring buffers, or
+// attention key/value caches), and the decoding code drives them all the same.
 //
 //   generate char_rnn_out/best.safetensors --prompt "ROMEO:" --method sample --temperature 0.8
 //   generate ckpt.safetensors --method greedy --max-chars 300 --stop "\n\n"
@@ -31,6 +34,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -43,6 +47,8 @@
 #include <loom/decode/stream.hpp>
 #include <loom/tensor/parallel.hpp>
 
+#include "char_cnn_model.hpp"
+#include "char_gpt_model.hpp"
 #include "char_model.hpp"
 #include "cli.hpp"
 
@@ -63,12 +69,13 @@ struct Options {
     bool drop_unknown = false;
     bool report_memory = false;
     int threads = 0;  // 0: all cores
+    loom::index_t context_keep = 0;  // char_gpt only
 };
 
 cli::Parser make_parser(Options& o) {
     cli::Parser p("generate <checkpoint.safetensors>",
-                  "Write text with a char_rnn model (lstm, gru or rnn) from its checkpoint: greedy, sampling or beam "
-                  "search.\n--drop-unknown and --report-memory are switches (no value needed).");
+                  "Write text with a char_rnn (lstm, gru, rnn), char_cnn or char_gpt model from its checkpoint: greedy, "
+                  "sampling or beam search.\n--drop-unknown and --report-memory are switches (no value needed).");
     p.add("--prompt", o.prompt, "text to start from (escapes \\n \\t \\\\)");
     p.add("--method", o.method, "greedy, sample or beam");
     p.add("--beam", o.beam, "beam width (beam)");
@@ -77,6 +84,8 @@ cli::Parser make_parser(Options& o) {
     p.add("--top-p", o.top_p, "keep the smallest set with probability mass >= p, 1: all (sample)");
     p.add("--max-chars", o.max_chars, "characters to generate after the prompt");
     p.add("--seed", o.seed, "seed of the sampling generator (sample)");
+    p.add("--context-keep", o.context_keep,
+          "char_gpt: characters re-read when the context is full (0: block/2; the block size: sliding window)");
     p.add("--n", o.n, "samples to write one after another (sample), or best beams to print (beam)");
     p.add("--stop", o.stop, "stop at this text, which is not printed (escapes \\n \\t \\\\); \"\": never");
     p.add("--drop-unknown", o.drop_unknown, "drop prompt characters outside the vocabulary instead of failing");
@@ -183,7 +192,7 @@ void print_text(const std::string& text) {
 // Beam search (no streaming: the best hypothesis is known only at the end);
 // prints the --n best, best first. Stop strings cut each printed text (beam
 // search itself has none). Returns the characters generated per hypothesis.
-std::size_t run_beam(char_model::CharDecoder<float>& decoder, const loom::Vocabulary& vocabulary,
+std::size_t run_beam(loom::Decoder<float>& decoder, const loom::Vocabulary& vocabulary,
                      const std::vector<loom::index_t>& prompt_ids, const std::string& prompt, const Options& o,
                      const std::vector<std::string>& stop_strings) {
     loom::BeamSearchOptions options;
@@ -202,6 +211,46 @@ std::size_t run_beam(char_model::CharDecoder<float>& decoder, const loom::Vocabu
     return best.empty() ? 0 : best.front().tokens.size();
 }
 
+// Any example's model behind the decoder interface, with its vocabulary.
+struct LoadedModel {
+    std::shared_ptr<void> model;  // owns the model the decoder refers to
+    std::unique_ptr<loom::Decoder<float>> decoder;
+    loom::Vocabulary vocabulary;
+    std::string description;  // for the speed line, e.g. "lstm 2x256"
+};
+
+// Rebuilds the model that model.kind names (char_rnn, char_cnn, char_gpt).
+LoadedModel load_model(const std::string& path, loom::index_t context_keep) {
+    const std::string kind = loom::Checkpoint<float>::load(path).get("model.kind");
+    LoadedModel out;
+    if (kind == "char_rnn") {
+        auto loaded = char_model::load_char_model<float>(path);
+        out.description = std::string(char_model::cell_name(loaded.config.cell)) + " " +
+                          std::to_string(loaded.config.num_layers) + "x" + std::to_string(loaded.config.hidden_size);
+        out.decoder = std::make_unique<char_model::CharDecoder<float>>(*loaded.model);
+        out.vocabulary = std::move(loaded.vocabulary);
+        out.model = std::shared_ptr<char_model::CharModel<float>>(std::move(loaded.model));
+    } else if (kind == "char_cnn") {
+        auto loaded = char_cnn::load_char_cnn_model<float>(path);
+        out.description = "conv " + std::to_string(loaded.config.num_layers) + "x" + std::to_string(loaded.config.channels);
+        out.decoder = std::make_unique<char_cnn::CharCnnDecoder<float>>(*loaded.model);
+        out.vocabulary = std::move(loaded.vocabulary);
+        out.model = std::shared_ptr<char_cnn::CharCnnModel<float>>(std::move(loaded.model));
+    } else if (kind == "char_gpt") {
+        auto loaded = char_gpt::load_char_gpt_model<float>(path);
+        out.description = "gpt " + std::to_string(loaded.config.num_layers) + " layers d " +
+                          std::to_string(loaded.config.embedding_dim) + " block " +
+                          std::to_string(loaded.config.block_size);
+        out.decoder = std::make_unique<char_gpt::CharGptDecoder<float>>(*loaded.model, context_keep);
+        out.vocabulary = std::move(loaded.vocabulary);
+        out.model = std::shared_ptr<char_gpt::CharGptModel<float>>(std::move(loaded.model));
+    } else {
+        throw loom::Error("'" + path + "': metadata 'model.kind' is '" + kind +
+                          "', expected char_rnn, char_cnn or char_gpt");
+    }
+    return out;
+}
+
 int run(const Options& o) {
     if (o.threads > 0) loom::set_num_threads(o.threads);
     if (o.checkpoint.empty()) throw loom::Error("no checkpoint given (usage: generate <checkpoint.safetensors> [options])");
@@ -215,11 +264,11 @@ int run(const Options& o) {
     if (o.method == "beam" && o.n > o.beam)
         throw loom::Error("--n " + std::to_string(o.n) + " is more than the beam width " + std::to_string(o.beam));
 
-    char_model::LoadedCharModel<float> loaded = char_model::load_char_model<float>(o.checkpoint);
+    LoadedModel loaded = load_model(o.checkpoint, o.context_keep);
     const loom::Vocabulary& vocabulary = loaded.vocabulary;
     std::string prompt;
     const std::vector<loom::index_t> prompt_ids = encode_prompt(vocabulary, unescape(o.prompt), o.drop_unknown, prompt);
-    char_model::CharDecoder<float> decoder(*loaded.model);
+    loom::Decoder<float>& decoder = *loaded.decoder;
     if (o.report_memory) std::cerr << "generate: memory after loading: " << memory_report() << "\n";
 
     loom::GenerationOptions options;
@@ -264,8 +313,7 @@ int run(const Options& o) {
           << (seconds > 0 ? static_cast<double>(generated) / seconds : 0.0) << " chars/s, ";
     speed.precision(3);
     speed << (generated > 0 ? 1000.0 * seconds / static_cast<double>(generated) : 0.0) << " ms per char ("
-          << o.method << ", " << char_model::cell_name(loaded.config.cell) << " " << loaded.config.num_layers << "x"
-          << loaded.config.hidden_size << ", threads " << loom::get_num_threads() << ")\n";
+          << o.method << ", " << loaded.description << ", threads " << loom::get_num_threads() << ")\n";
     if (!stop_reasons.empty()) speed << "generate: stopped by " << stop_reasons << "\n";
     std::cerr << speed.str();
     return 0;

@@ -11,7 +11,14 @@
 #                (U+20AC), or with --drop-unknown a note; a missing checkpoint and
 #                a file that is not a checkpoint are errors naming the file.
 #
-#   cmake -DCHAR_RNN=<exe> -DGENERATE=<exe> -DDATA=<text> -DWORK_DIR=<dir> -P check_generate.cmake
+#   char_cnn, char_gpt (when -DCHAR_CNN / -DCHAR_GPT are given): a tiny model
+#                of each; greedy (twice, the same text), sample and beam run
+#                through the same generate program (model.kind picks the
+#                decoder); char_gpt with --context-keep 0 and with the sliding
+#                window, on a block of 16 so that 60 characters overflow it.
+#
+#   cmake -DCHAR_RNN=<exe> -DGENERATE=<exe> -DDATA=<text> -DWORK_DIR=<dir>
+#         [-DCHAR_CNN=<exe>] [-DCHAR_GPT=<exe>] -P check_generate.cmake
 
 foreach(required CHAR_RNN GENERATE DATA WORK_DIR)
     if(NOT DEFINED ${required})
@@ -96,6 +103,45 @@ foreach(cell lstm gru rnn)
     check_beams(${cell}_beam "${gen_out}" 3)
 endforeach()
 
+# The other model kinds, through the same program.
+set(other_common --data ${DATA} --threads 1 --steps 20 --batch 4 --eval-every 0 --eval-batches 2 --sample-every 0
+    --generate 5 --seed 3)
+set(other_kinds "")
+if(DEFINED CHAR_CNN)
+    list(APPEND other_kinds cnn)
+    set(cnn_train ${CHAR_CNN} ${other_common} --channels 16 --layers 2 --seq 16)
+endif()
+if(DEFINED CHAR_GPT)
+    list(APPEND other_kinds gpt)
+    set(gpt_train ${CHAR_GPT} ${other_common} --embedding 16 --heads 2 --layers 2 --block 16)
+endif()
+foreach(kind IN LISTS other_kinds)
+    execute_process(COMMAND ${${kind}_train} --out ${WORK_DIR}/${kind}
+        RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT code STREQUAL "0" OR NOT EXISTS ${WORK_DIR}/${kind}/last.safetensors)
+        message(FATAL_ERROR "${kind} training: exit code ${code}, no checkpoint\n${out}\n${err}")
+    endif()
+    set(common ${WORK_DIR}/${kind}/last.safetensors --prompt ${prompt} --max-chars 60 --threads 1)
+    run_generate(${kind}_greedy_a 0 ${common} --method greedy)
+    expect_prefix(${kind}_greedy_a "${gen_out}")
+    set(first "${gen_out}")
+    run_generate(${kind}_greedy_b 0 ${common} --method greedy)
+    if(NOT gen_out STREQUAL first)
+        message(FATAL_ERROR "${kind}: greedy differs between two runs:\n${first}\n----\n${gen_out}")
+    endif()
+    run_generate(${kind}_sample 0 ${common} --method sample --seed 1)
+    expect_prefix(${kind}_sample "${gen_out}")
+    run_generate(${kind}_beam 0 ${common} --method beam --beam 3 --n 3 --max-chars 20)
+    check_beams(${kind}_beam "${gen_out}" 3)
+endforeach()
+if(DEFINED CHAR_GPT)
+    run_generate(gpt_window 0 ${WORK_DIR}/gpt/last.safetensors --prompt ${prompt} --max-chars 60 --threads 1
+        --method greedy --context-keep 16)
+    expect_prefix(gpt_window "${gen_out}")
+    run_generate(gpt_bad_keep 1 ${WORK_DIR}/gpt/last.safetensors --max-chars 5 --context-keep 17)
+    expect_match(gpt_bad_keep "${gen_err}" "context_keep 17 must be at most the block size 16")
+endif()
+
 set(ckpt ${WORK_DIR}/lstm/last.safetensors)
 set(common ${ckpt} --prompt ${prompt} --max-chars 200 --threads 1)
 
@@ -168,4 +214,4 @@ file(WRITE ${WORK_DIR}/not_a_checkpoint.safetensors "hello")
 run_generate(not_a_checkpoint 1 ${WORK_DIR}/not_a_checkpoint.safetensors --max-chars 10)
 expect_match(not_a_checkpoint "${gen_err}" "not_a_checkpoint\\.safetensors")
 
-message(STATUS "generate: lstm/gru/rnn checkpoints decode; greedy and seeded sampling reproducible; beams sorted; errors clear")
+message(STATUS "generate: lstm/gru/rnn (and ${other_kinds}) checkpoints decode; greedy and seeded sampling reproducible; beams sorted; errors clear")
