@@ -22,6 +22,36 @@
 //       (k−1)·dilation zeros by F::pad, the same math). Both stacks run in the
 //       channels-first layout [B, C, T], transposing after the embedding and
 //       before the head.
+//   gpt_train — the mini-GPT of examples/char_gpt (nanoGPT's baby GPT): vocab 65,
+//       d=128, 4 heads, 4 pre-LN blocks (LayerNorm → fused qkv Linear(128→384) →
+//       causal softmax(q·kᵀ/√32)·v → out proj → residual; LayerNorm →
+//       Linear(128→512) → GELU(tanh) → Linear(512→128) → residual), final
+//       LayerNorm, head Linear(128→65, no bias); T=64, B=32: forward +
+//       cross-entropy + backward + clip_grad_norm_(1.0) + AdamW step (lr 1e-3,
+//       betas 0.9/0.99, weight decay 0.1 on the rank-2 parameters, none on biases
+//       and LayerNorm parameters; gradients dropped, not zeroed, on both sides).
+//       loom: examples' CharGptModel, optimizer_groups(0.1), loom::AdamW,
+//       loom::clip_grad_norm_. libtorch: the same model written with torch::nn,
+//       attention by 1.13's at::_scaled_dot_product_attention(q, k, v,
+//       is_causal=true) — differentiable (its CPU path is the composite math
+//       kernel) and 5-10% faster per step here than the explicit matmul →
+//       masked_fill(precomputed bool mask) → softmax → matmul, which
+//       LOOM_VS_LIBTORCH_GPT_ATTENTION=explicit selects; 1.13's other fused
+//       paths (at::_native_multi_head_attention, _transformer_encoder_layer_fwd)
+//       have no backward, and flash attention is CUDA-only —
+//       torch::optim::AdamW with the same two groups,
+//       torch::nn::utils::clip_grad_norm_.
+//   gpt_gen — 500 new characters at batch 1 from the same model after a
+//       64-character prompt, greedy (argmax) (time per 500 characters). loom:
+//       examples' CharGptDecoder (key/value caches; when the block is full it
+//       re-reads the last block/2 = 32 characters). libtorch: as nanoGPT's
+//       generate, under torch::NoGradGuard: for every new character, crop to the
+//       last 64, the whole forward, the last position's logits, argmax.
+//   gpt_gen_window — gpt_gen with loom's decoder re-reading the last 64
+//       characters (context_keep = block size) whenever the block is full:
+//       nanoGPT's exact sliding window, so every prediction sees the same
+//       context as libtorch's. The libtorch side is gpt_gen's.
+//   Both sides read the same ids (loom::Generator, fixed seeds).
 // Each side gets warm-up runs, then the median of --iterations runs (≥ 20).
 //
 // A fair baseline: Debian's libtorch does its GEMMs through the system BLAS.
@@ -44,6 +74,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -58,10 +89,13 @@
 #include <loom/decode/beam_search.hpp>
 #include <loom/decode/sample.hpp>
 #include <loom/nn/loss.hpp>
+#include <loom/optim/adam.hpp>
+#include <loom/optim/clip_grad.hpp>
 #include <loom/optim/sgd.hpp>
 #include <loom/tensor/parallel.hpp>
 
 #include "../examples/char_cnn_model.hpp"
+#include "../examples/char_gpt_model.hpp"
 #include "../examples/char_model.hpp"
 
 namespace {
@@ -69,6 +103,18 @@ namespace {
 constexpr loom::index_t vocab = 65, embedding_dim = 64, hidden = 256, batch = 32, steps = 64, generated = 1000;
 constexpr loom::index_t beam_width = 5, beam_generated = 200;
 constexpr loom::index_t conv_channels = 128, conv_layers = 4, conv_kernel = 3;
+constexpr loom::index_t gpt_block = 64, gpt_dim = 128, gpt_heads = 4, gpt_layers = 4, gpt_feedforward = 512;
+constexpr loom::index_t gpt_generated = 500;
+constexpr double gpt_learning_rate = 1e-3, gpt_beta1 = 0.9, gpt_beta2 = 0.99, gpt_weight_decay = 0.1, gpt_clip = 1.0;
+constexpr std::uint64_t gpt_data_seed = 5, gpt_prompt_seed = 6;
+
+// Random ids in [0, vocab) from a fixed seed: the same data on both sides.
+std::vector<loom::index_t> random_ids(std::uint64_t seed, loom::index_t count) {
+    loom::Generator generator(seed);
+    std::vector<loom::index_t> ids(static_cast<std::size_t>(count));
+    for (auto& id : ids) id = static_cast<loom::index_t>(generator.below(vocab));
+    return ids;
+}
 
 // ---- environment ---------------------------------------------------------
 
@@ -279,7 +325,215 @@ struct TorchConvTrain {
     torch::Tensor inputs, targets;
 };
 
+// The gpt_* model, as nanoGPT writes it (pre-LN blocks, fused qkv projection,
+// causal self-attention, GELU(tanh) MLP), initialised as nanoGPT (weights
+// N(0, 0.02), the residual projections N(0, 0.02/√(2·layers)), biases 0).
+struct TorchGptBlock : torch::nn::Module {
+    TorchGptBlock() {
+        namespace nn = torch::nn;
+        norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({gpt_dim})));
+        qkv = register_module("qkv", nn::Linear(gpt_dim, 3 * gpt_dim));
+        out_proj = register_module("out_proj", nn::Linear(gpt_dim, gpt_dim));
+        norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({gpt_dim})));
+        linear1 = register_module("linear1", nn::Linear(gpt_dim, gpt_feedforward));
+        linear2 = register_module("linear2", nn::Linear(gpt_feedforward, gpt_dim));
+    }
+
+    // x [B, T, d]; masked [block, block] is true above the diagonal.
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& masked, bool fused_attention) {
+        const int64_t b = x.size(0), t = x.size(1), head_dim = gpt_dim / gpt_heads;
+        const auto parts = qkv(norm1(x)).view({b, t, 3, gpt_heads, head_dim}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, D]
+        const auto q = parts[0], k = parts[1], v = parts[2];
+        torch::Tensor y;
+        if (fused_attention) {
+            y = std::get<0>(at::_scaled_dot_product_attention(q, k, v, {}, 0.0, false, true));
+        } else {
+            auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(head_dim)));
+            scores = scores.masked_fill(masked.slice(0, 0, t).slice(1, 0, t), -std::numeric_limits<float>::infinity());
+            y = torch::matmul(torch::softmax(scores, -1), v);  // [B, H, T, D]
+        }
+        const auto h = x + out_proj(y.transpose(1, 2).reshape({b, t, gpt_dim}));
+        return h + linear2(torch::gelu(linear1(norm2(h)), "tanh"));
+    }
+
+    torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+    torch::nn::Linear qkv{nullptr}, out_proj{nullptr}, linear1{nullptr}, linear2{nullptr};
+};
+
+struct TorchGpt : torch::nn::Module {
+    explicit TorchGpt(bool fused_attention) : fused_attention(fused_attention) {
+        namespace nn = torch::nn;
+        token_embedding = register_module("token_embedding", nn::Embedding(vocab, gpt_dim));
+        position_embedding = register_module("position_embedding", nn::Embedding(gpt_block, gpt_dim));
+        for (int64_t l = 0; l < gpt_layers; ++l)
+            blocks.push_back(register_module("block" + std::to_string(l), std::make_shared<TorchGptBlock>()));
+        norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({gpt_dim})));
+        head = register_module("head", nn::Linear(nn::LinearOptions(gpt_dim, vocab).bias(false)));
+        masked = register_buffer("masked", torch::ones({gpt_block, gpt_block}, torch::kBool).triu(1));
+        positions = register_buffer("positions", torch::arange(gpt_block, torch::kLong));
+        torch::NoGradGuard no_grad;
+        const double residual_std = 0.02 / std::sqrt(2.0 * gpt_layers);
+        for (auto& named : named_parameters()) {
+            const std::string& name = named.key();
+            auto& p = named.value();
+            const auto ends_with = [&](const std::string& suffix) {
+                return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+            };
+            if (ends_with("bias")) p.zero_();
+            else if (ends_with("out_proj.weight") || ends_with("linear2.weight")) p.normal_(0.0, residual_std);
+            else if (p.dim() >= 2) p.normal_(0.0, 0.02);
+        }
+    }
+
+    // ids [B, T] -> logits [B, T, V].
+    torch::Tensor forward(const torch::Tensor& ids) {
+        const int64_t t = ids.size(1);
+        auto x = token_embedding(ids) + position_embedding(positions.slice(0, 0, t));
+        for (auto& block : blocks) x = block->forward(x, masked, fused_attention);
+        return head(norm(x));
+    }
+
+    // AdamW's groups, as nanoGPT: decay on rank >= 2, none on the rest.
+    std::vector<torch::optim::OptimizerParamGroup> optimizer_groups(double weight_decay) {
+        std::vector<torch::Tensor> decay, no_decay;
+        for (const auto& p : parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+        const auto options = [](double wd) {
+            return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(gpt_learning_rate)
+                                                                    .betas(std::make_tuple(gpt_beta1, gpt_beta2))
+                                                                    .weight_decay(wd));
+        };
+        std::vector<torch::optim::OptimizerParamGroup> groups;
+        groups.emplace_back(decay, options(weight_decay));
+        groups.emplace_back(no_decay, options(0.0));
+        return groups;
+    }
+
+    bool fused_attention;
+    torch::nn::Embedding token_embedding{nullptr}, position_embedding{nullptr};
+    std::vector<std::shared_ptr<TorchGptBlock>> blocks;
+    torch::nn::LayerNorm norm{nullptr};
+    torch::nn::Linear head{nullptr};
+    torch::Tensor masked, positions;
+};
+
+torch::Tensor torch_ids(const std::vector<loom::index_t>& ids, int64_t rows, int64_t columns) {
+    std::vector<int64_t> values(ids.begin(), ids.end());
+    return torch::tensor(values, torch::kLong).reshape({rows, columns});
+}
+
+// The attention path for gpt_*: at::_scaled_dot_product_attention (is_causal),
+// the faster here; LOOM_VS_LIBTORCH_GPT_ATTENTION=explicit picks the explicit
+// matmul/masked_fill/softmax/matmul.
+bool torch_gpt_fused_attention() {
+    const char* choice = std::getenv("LOOM_VS_LIBTORCH_GPT_ATTENTION");
+    return choice == nullptr || std::string(choice) != "explicit";
+}
+
+struct TorchGptTrain {
+    TorchGptTrain()
+        : model(std::make_shared<TorchGpt>(torch_gpt_fused_attention())),
+          optimizer(model->optimizer_groups(gpt_weight_decay),
+                    torch::optim::AdamWOptions(gpt_learning_rate).betas(std::make_tuple(gpt_beta1, gpt_beta2))),
+          inputs(torch_ids(random_ids(gpt_data_seed, batch * gpt_block), batch, gpt_block)),
+          targets(torch_ids(random_ids(gpt_data_seed + 1, batch * gpt_block), batch, gpt_block)),
+          parameters(model->parameters()) {
+        model->train();
+    }
+
+    void step() {
+        const auto logits = model->forward(inputs);
+        const auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, vocab}), targets.reshape({-1}));
+        for (auto& p : parameters) p.mutable_grad().reset();  // zero_grad(set_to_none=True), as loom's zero_grad
+        loss.backward();
+        torch::nn::utils::clip_grad_norm_(parameters, gpt_clip);
+        optimizer.step();
+    }
+
+    std::shared_ptr<TorchGpt> model;
+    torch::optim::AdamW optimizer;
+    torch::Tensor inputs, targets;
+    std::vector<torch::Tensor> parameters;
+};
+
+// nanoGPT's generate: crop to the last block_size ids, the whole forward, the
+// last position's logits, argmax; gpt_generated times. Returns a checksum.
+int64_t torch_generate_gpt() {
+    static auto model = std::make_shared<TorchGpt>(torch_gpt_fused_attention());
+    static const std::vector<loom::index_t> prompt = random_ids(gpt_prompt_seed, gpt_block);
+    torch::NoGradGuard no_grad;
+    model->eval();
+    std::vector<int64_t> ids(prompt.begin(), prompt.end());
+    ids.reserve(ids.size() + gpt_generated);
+    int64_t checksum = 0;
+    for (loom::index_t i = 0; i < gpt_generated; ++i) {
+        const int64_t start = std::max<int64_t>(0, static_cast<int64_t>(ids.size()) - gpt_block);
+        const auto context = torch::from_blob(ids.data() + start, {1, static_cast<int64_t>(ids.size()) - start}, torch::kLong);
+        const auto logits = model->forward(context);  // [1, T, V]
+        const int64_t token = logits.select(1, -1).argmax(-1).item<int64_t>();
+        ids.push_back(token);
+        checksum += token;
+    }
+    return checksum;
+}
+
 // ---- the loom side -------------------------------------------------------
+
+char_gpt::Config gpt_config() {
+    char_gpt::Config c;
+    c.vocabulary_size = vocab;
+    c.block_size = gpt_block;
+    c.embedding_dim = gpt_dim;
+    c.num_heads = gpt_heads;
+    c.num_layers = gpt_layers;
+    c.feedforward_dim = gpt_feedforward;
+    return c;
+}
+
+struct LoomGptTrain {
+    LoomGptTrain()
+        : generator(7),
+          model(gpt_config(), generator),
+          optimizer(model.optimizer_groups(gpt_weight_decay), gpt_learning_rate, gpt_beta1, gpt_beta2),
+          inputs(random_ids(gpt_data_seed, batch * gpt_block), loom::Shape{batch, gpt_block}),
+          targets(random_ids(gpt_data_seed + 1, batch * gpt_block), loom::Shape{batch, gpt_block}),
+          parameters(model.parameters()) {
+        model.train();
+    }
+
+    void step() {
+        const loom::Tensor<float> loss = loom::cross_entropy(model.forward(inputs), targets);
+        optimizer.zero_grad();
+        loss.backward();
+        loom::clip_grad_norm_(parameters, gpt_clip);
+        optimizer.step();
+    }
+
+    loom::Generator generator;
+    char_gpt::CharGptModel<float> model;
+    loom::AdamW<float> optimizer;
+    loom::IndexTensor inputs, targets;
+    std::vector<loom::Tensor<float>> parameters;
+};
+
+// gpt_generated characters after the 64-character prompt, greedy, with
+// examples' CharGptDecoder: the prompt is read once (prefill), then one
+// cached step per character, re-reading the last context_keep characters
+// whenever the block is full (0: block / 2). Returns a checksum.
+loom::index_t loom_generate_gpt(loom::index_t context_keep) {
+    static loom::Generator generator(11);
+    static char_gpt::CharGptModel<float> model(gpt_config(), generator);
+    static const std::vector<loom::index_t> prompt = random_ids(gpt_prompt_seed, gpt_block);
+    char_gpt::CharGptDecoder<float> decoder(model, context_keep);
+    loom::Tensor<float> log_probs = decoder.start(prompt, 1);
+    loom::index_t checksum = 0;
+    for (loom::index_t i = 0; i < gpt_generated; ++i) {
+        const loom::index_t token = loom::argmax(log_probs.data(), vocab);
+        checksum += token;
+        if (i + 1 < gpt_generated) log_probs = decoder.advance({token});  // the last character needs no further step
+    }
+    return checksum;
+}
+
 
 struct LoomConvTrain {
     LoomConvTrain() : generator(7), model(config(), generator), optimizer(model.parameters(), 0.1) {
@@ -412,6 +666,12 @@ double loom_workload_ms(const std::string& workload, int iterations) {
         LoomConvTrain side;
         return median_ms([&] { side.step(); }, 3, iterations);
     }
+    if (workload == "gpt_train") {
+        LoomGptTrain side;
+        return median_ms([&] { side.step(); }, 3, iterations);
+    }
+    if (workload == "gpt_gen") return median_ms([] { loom_generate_gpt(0); }, 2, iterations);
+    if (workload == "gpt_gen_window") return median_ms([] { loom_generate_gpt(gpt_block); }, 2, iterations);
     LoomTrain side(workload.substr(0, workload.size() - 6));
     return median_ms([&] { side.step(); }, 3, iterations);
 }
@@ -423,13 +683,18 @@ double torch_workload_ms(const std::string& workload, int iterations) {
         TorchConvTrain side;
         return median_ms([&] { side.step(); }, 3, iterations);
     }
+    if (workload == "gpt_train") {
+        TorchGptTrain side;
+        return median_ms([&] { side.step(); }, 3, iterations);
+    }
+    if (workload == "gpt_gen" || workload == "gpt_gen_window") return median_ms([] { torch_generate_gpt(); }, 2, iterations);
     TorchTrain side(workload.substr(0, workload.size() - 6));
     return median_ms([&] { side.step(); }, 3, iterations);
 }
 
 bool known_workload(const std::string& w) {
     return w == "lstm_gen_greedy" || w == "lstm_gen_beam5" || w == "lstm_train" || w == "gru_train" || w == "rnn_train" ||
-           w == "conv_train";
+           w == "conv_train" || w == "gpt_train" || w == "gpt_gen" || w == "gpt_gen_window";
 }
 
 std::vector<std::string> split(const std::string& text) {
@@ -446,7 +711,8 @@ int main(int argc, char** argv) {
     reexec_with_blas_environment(argv);
     int iterations = 20;
     bool loom_side = false;
-    std::string thread_list = "1,2", workload_list = "lstm_train,gru_train,rnn_train,lstm_gen_greedy,lstm_gen_beam5,conv_train";
+    std::string thread_list = "1,2", workload_list =
+        "lstm_train,gru_train,rnn_train,lstm_gen_greedy,lstm_gen_beam5,conv_train,gpt_train,gpt_gen,gpt_gen_window";
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         const bool has_value = i + 1 < argc;
