@@ -37,6 +37,7 @@
 #include <loom/tensor/parallel.hpp>
 
 #include "char_cnn_model.hpp"
+#include "char_example.hpp"
 #include "cli.hpp"
 #include "training.hpp"
 
@@ -87,16 +88,6 @@ cli::Parser make_parser(Options& o) {
     return p;
 }
 
-// The bundled corpus is found from the build tree too, not only from the repository root.
-std::string resolve_data_path(const std::string& path) {
-    if (std::filesystem::exists(path)) return path;
-#ifdef LOOM_DATA_DIR
-    const std::string bundled = std::string(LOOM_DATA_DIR) + "/" + std::filesystem::path(path).filename().string();
-    if (std::filesystem::exists(bundled)) return bundled;
-#endif
-    return path;  // CharDataset reports the missing file
-}
-
 // Mean cross-entropy (nats/char) over consecutive validation windows of --seq
 // characters, each read on its own as in training.
 double evaluate(Model& model, const std::vector<loom::index_t>& ids, const Options& o) {
@@ -134,7 +125,7 @@ int run(const Options& o) {
     if (o.threads > 0) loom::set_num_threads(o.threads);
     training::check_loop_options(o.loop);
 
-    const std::string data_path = resolve_data_path(o.data);
+    const std::string data_path = examples::resolve_data_path(o.data);
     const loom::CharDataset dataset = loom::CharDataset::from_file(data_path);
     const loom::Vocabulary& vocabulary = dataset.vocabulary();
     const loom::TrainValidationSplit split = loom::split_train_validation(dataset.ids(), o.validation_fraction);
@@ -163,15 +154,7 @@ int run(const Options& o) {
               << "training: " << o.loop.steps << " steps of " << o.batch << "x" << o.seq << " (random windows), "
               << training::describe_optimizer(o.loop) << ", threads " << loom::get_num_threads() << "\n";
 
-    std::string prompt = o.prompt;
-    for (char32_t c : loom::utf8_decode(prompt))
-        if (!vocabulary.contains(c)) {
-            prompt = vocabulary.decode(dataset.ids().front());  // the prompt cannot be encoded: start from the text's first character
-            std::cout << "prompt has characters outside the vocabulary; starting from "
-                      << loom::describe_code_point(vocabulary.char_of(dataset.ids().front())) << "\n";
-            break;
-        }
-    if (prompt.empty()) prompt = vocabulary.decode(dataset.ids().front());  // the model needs one character to start
+    const std::string prompt = examples::usable_prompt(o.prompt, vocabulary, dataset.ids());
 
     loom::RandomWindowBatcher windows(split.train, o.batch, o.seq, generator.next_u64());
     loom::Generator sampler(o.seed + 1);
@@ -204,18 +187,8 @@ int run(const Options& o) {
     loop_pointer = &loop;
     loop.resume_if_asked();
     const training::LoopEnd end = loop.run();
-    if (end == training::LoopEnd::interrupted) return 130;  // the shell's code for "ended by Ctrl-C"
-    if (end == training::LoopEnd::nonfinite) return 2;
-
-    std::ostringstream summary;
-    summary << "final validation loss: " << std::setprecision(9) << loop.final_validation_loss() << " nats/char ("
-            << training::format_duration(loop.seconds()) << " training)";
-    loop.progress().message(summary.str());
-    std::cout << "---- " << o.generate << " characters, temperature " << o.temperature << " ----\n"
-              << generate(model, vocabulary, prompt, o.generate, o.temperature, sampler) << "\n----\n"
-              << "log: " << o.loop.out_dir << "/log.csv, checkpoint: " << loop.last_path()
-              << ", vocabulary: " << o.loop.out_dir << "/vocabulary.txt\n";
-    return 0;
+    return examples::finish(loop, end, o.loop, o.generate, o.temperature,
+                            [&] { return generate(model, vocabulary, prompt, o.generate, o.temperature, sampler); });
 }
 
 }  // namespace
@@ -223,11 +196,5 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
     Options options;
     cli::Parser parser = make_parser(options);
-    try {
-        if (!parser.parse(argc, argv)) return 0;  // --help
-        return run(options);
-    } catch (const std::exception& error) {
-        std::cerr << "char_cnn: " << error.what() << "\n";
-        return 1;
-    }
+    return examples::run_main("char_cnn", parser, argc, argv, [&] { return run(options); });
 }

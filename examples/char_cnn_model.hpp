@@ -40,6 +40,8 @@
 #include <loom/ops/transpose.hpp>
 #include <loom/train/checkpoint.hpp>
 
+#include "model_metadata.hpp"
+
 namespace char_cnn {
 
 enum class Activation { relu, gelu };
@@ -240,36 +242,21 @@ struct LoadedCharCnnModel {
 template <typename T = float>
 LoadedCharCnnModel<T> load_char_cnn_model(const std::string& path) {
     const loom::Checkpoint<T> checkpoint = loom::Checkpoint<T>::load(path);
-    const auto fail = [&](const std::string& key, const std::string& why) {
-        loom::detail::fail("char_cnn::load_char_cnn_model: '", path, "': metadata '", key, "' ", why);
-    };
-    const std::string& kind = checkpoint.get("model.kind");
-    if (kind != "char_cnn") fail("model.kind", "is '" + kind + "', expected 'char_cnn' (not a char_cnn checkpoint)");
-    const auto positive = [&](const std::string& key) {
-        const std::int64_t value = checkpoint.get_int(key);
-        if (value <= 0) fail(key, "is " + std::to_string(value) + ", expected a positive integer");
-        return static_cast<loom::index_t>(value);
-    };
+    const examples::ModelMetadata<T> metadata(checkpoint, path, "char_cnn::load_char_cnn_model", "char_cnn");
     LoadedCharCnnModel<T> loaded;
     Config& config = loaded.config;
-    config.vocabulary_size = positive("model.vocabulary_size");
-    config.channels = positive("model.channels");
-    config.num_layers = positive("model.num_layers");
-    config.kernel_size = positive("model.kernel_size");
-    config.dilation_cycle = positive("model.dilation_cycle");
-    if (config.dilation_cycle > 30) fail("model.dilation_cycle", "is " + std::to_string(config.dilation_cycle) + ", expected at most 30");
-    const std::string& activation = checkpoint.get("model.activation");
+    config.vocabulary_size = metadata.integer("model.vocabulary_size");
+    config.channels = metadata.integer("model.channels");
+    config.num_layers = metadata.integer("model.num_layers");
+    config.kernel_size = metadata.integer("model.kernel_size");
+    config.dilation_cycle = metadata.integer("model.dilation_cycle");
+    if (config.dilation_cycle > 30)
+        metadata.fail("model.dilation_cycle", "is " + std::to_string(config.dilation_cycle) + ", expected at most 30");
+    const std::string& activation = metadata.text("model.activation");
     if (activation != "relu" && activation != "gelu")
-        fail("model.activation", "is '" + activation + "', expected relu or gelu");
+        metadata.fail("model.activation", "is '" + activation + "', expected relu or gelu");
     config.activation = parse_activation(activation);
-    try {
-        loaded.vocabulary = loom::Vocabulary::from_text(checkpoint.get("model.vocabulary"));
-    } catch (const loom::Error& error) {
-        fail("model.vocabulary", std::string("is not a valid vocabulary: ") + error.what());
-    }
-    if (loaded.vocabulary.size() != config.vocabulary_size)
-        fail("model.vocabulary", "has " + std::to_string(loaded.vocabulary.size()) +
-                                     " characters but model.vocabulary_size is " + std::to_string(config.vocabulary_size));
+    loaded.vocabulary = metadata.vocabulary(config.vocabulary_size);
     loom::Generator generator(0);  // the initial weights are overwritten by the checkpoint's
     loaded.model = std::make_unique<CharCnnModel<T>>(config, generator);
     checkpoint.restore_model(*loaded.model);

@@ -45,6 +45,8 @@
 #include <loom/optim/optimizer.hpp>
 #include <loom/train/checkpoint.hpp>
 
+#include "model_metadata.hpp"
+
 namespace char_gpt {
 
 struct Config {
@@ -294,34 +296,18 @@ struct LoadedCharGptModel {
 template <typename T = float>
 LoadedCharGptModel<T> load_char_gpt_model(const std::string& path) {
     const loom::Checkpoint<T> checkpoint = loom::Checkpoint<T>::load(path);
-    const auto fail = [&](const std::string& key, const std::string& why) {
-        loom::detail::fail("char_gpt::load_char_gpt_model: '", path, "': metadata '", key, "' ", why);
-    };
-    const std::string& kind = checkpoint.get("model.kind");
-    if (kind != "char_gpt") fail("model.kind", "is '" + kind + "', expected 'char_gpt'");
-    const auto integer = [&](const std::string& key, std::int64_t minimum) {
-        const std::int64_t value = checkpoint.get_int(key);
-        if (value < minimum) fail(key, "is " + std::to_string(value) + ", expected at least " + std::to_string(minimum));
-        return static_cast<loom::index_t>(value);
-    };
+    const examples::ModelMetadata<T> metadata(checkpoint, path, "char_gpt::load_char_gpt_model", "char_gpt");
     LoadedCharGptModel<T> loaded;
     Config& config = loaded.config;
-    config.vocabulary_size = integer("model.vocabulary_size", 1);
-    config.block_size = integer("model.block_size", 1);
-    config.embedding_dim = integer("model.embedding_dim", 1);
-    config.num_heads = integer("model.num_heads", 1);
-    config.num_layers = integer("model.num_layers", 1);
-    config.feedforward_dim = integer("model.feedforward_dim", 0);
-    config.dropout = checkpoint.get_double("model.dropout");
-    config.tie_weights = integer("model.tie_weights", 0) != 0;
-    try {
-        loaded.vocabulary = loom::Vocabulary::from_text(checkpoint.get("model.vocabulary"));
-    } catch (const loom::Error& error) {
-        fail("model.vocabulary", std::string("is not a valid vocabulary: ") + error.what());
-    }
-    if (loaded.vocabulary.size() != config.vocabulary_size)
-        fail("model.vocabulary", "has " + std::to_string(loaded.vocabulary.size()) +
-                                     " characters but model.vocabulary_size is " + std::to_string(config.vocabulary_size));
+    config.vocabulary_size = metadata.integer("model.vocabulary_size");
+    config.block_size = metadata.integer("model.block_size");
+    config.embedding_dim = metadata.integer("model.embedding_dim");
+    config.num_heads = metadata.integer("model.num_heads");
+    config.num_layers = metadata.integer("model.num_layers");
+    config.feedforward_dim = metadata.integer("model.feedforward_dim", 0);
+    config.dropout = metadata.real("model.dropout");
+    config.tie_weights = metadata.integer("model.tie_weights", 0) != 0;
+    loaded.vocabulary = metadata.vocabulary(config.vocabulary_size);
     loom::Generator generator(0);  // overwritten by the checkpoint's weights
     loaded.model = std::make_unique<CharGptModel<T>>(config, generator);
     checkpoint.restore_model(*loaded.model);

@@ -31,6 +31,8 @@
 #include <loom/ops/softmax.hpp>
 #include <loom/train/checkpoint.hpp>
 
+#include "model_metadata.hpp"
+
 namespace char_model {
 
 enum class CellKind { lstm, gru, rnn };
@@ -248,34 +250,19 @@ struct LoadedCharModel {
 template <typename T = float>
 LoadedCharModel<T> load_char_model(const std::string& path) {
     const loom::Checkpoint<T> checkpoint = loom::Checkpoint<T>::load(path);
-    const auto fail = [&](const std::string& key, const std::string& why) {
-        loom::detail::fail("char_model::load_char_model: '", path, "': metadata '", key, "' ", why);
-    };
-    const std::string& kind = checkpoint.get("model.kind");
-    if (kind != "char_rnn") fail("model.kind", "is '" + kind + "', expected 'char_rnn' (not a char_rnn checkpoint)");
-    const auto positive = [&](const std::string& key) {
-        const std::int64_t value = checkpoint.get_int(key);
-        if (value <= 0) fail(key, "is " + std::to_string(value) + ", expected a positive integer");
-        return static_cast<loom::index_t>(value);
-    };
+    const examples::ModelMetadata<T> metadata(checkpoint, path, "char_model::load_char_model", "char_rnn");
     LoadedCharModel<T> loaded;
     Config& config = loaded.config;
-    const std::string& cell = checkpoint.get("model.cell");
-    if (cell != "lstm" && cell != "gru" && cell != "rnn") fail("model.cell", "is '" + cell + "', expected lstm, gru or rnn");
+    const std::string& cell = metadata.text("model.cell");
+    if (cell != "lstm" && cell != "gru" && cell != "rnn")
+        metadata.fail("model.cell", "is '" + cell + "', expected lstm, gru or rnn");
     config.cell = parse_cell(cell);
-    config.vocabulary_size = positive("model.vocabulary_size");
-    config.embedding_dim = positive("model.embedding_dim");
-    config.hidden_size = positive("model.hidden_size");
-    config.num_layers = positive("model.num_layers");
-    config.dropout = checkpoint.get_double("model.dropout");
-    try {
-        loaded.vocabulary = loom::Vocabulary::from_text(checkpoint.get("model.vocabulary"));
-    } catch (const loom::Error& error) {
-        fail("model.vocabulary", std::string("is not a valid vocabulary: ") + error.what());
-    }
-    if (loaded.vocabulary.size() != config.vocabulary_size)
-        fail("model.vocabulary", "has " + std::to_string(loaded.vocabulary.size()) +
-                                     " characters but model.vocabulary_size is " + std::to_string(config.vocabulary_size));
+    config.vocabulary_size = metadata.integer("model.vocabulary_size");
+    config.embedding_dim = metadata.integer("model.embedding_dim");
+    config.hidden_size = metadata.integer("model.hidden_size");
+    config.num_layers = metadata.integer("model.num_layers");
+    config.dropout = metadata.real("model.dropout");
+    loaded.vocabulary = metadata.vocabulary(config.vocabulary_size);
     loom::Generator generator(0);  // the initial weights are overwritten by the checkpoint's
     loaded.model = std::make_unique<CharModel<T>>(config, generator);
     checkpoint.restore_model(*loaded.model);

@@ -41,6 +41,7 @@
 #include <loom/tensor/parallel.hpp>
 
 #include "char_model.hpp"
+#include "char_example.hpp"
 #include "cli.hpp"
 #include "training.hpp"
 
@@ -91,16 +92,6 @@ cli::Parser make_parser(Options& o) {
     p.add("--prompt", o.prompt, "text to start generating from");
     training::add_loop_options(p, o.loop);
     return p;
-}
-
-// The bundled corpus is found from the build tree too, not only from the repository root.
-std::string resolve_data_path(const std::string& path) {
-    if (std::filesystem::exists(path)) return path;
-#ifdef LOOM_DATA_DIR
-    const std::string bundled = std::string(LOOM_DATA_DIR) + "/" + std::filesystem::path(path).filename().string();
-    if (std::filesystem::exists(bundled)) return bundled;
-#endif
-    return path;  // CharDataset reports the missing file
 }
 
 // Mean cross-entropy (nats/char) over validation batches, carrying the state
@@ -159,7 +150,7 @@ int run(const Options& o) {
         throw loom::Error("char_rnn: --batching must be stream or random, got '" + o.batching + "'");
     training::check_loop_options(o.loop);
 
-    const std::string data_path = resolve_data_path(o.data);
+    const std::string data_path = examples::resolve_data_path(o.data);
     const loom::CharDataset dataset = loom::CharDataset::from_file(data_path);
     const loom::Vocabulary& vocabulary = dataset.vocabulary();
     const loom::TrainValidationSplit split = loom::split_train_validation(dataset.ids(), o.validation_fraction);
@@ -184,13 +175,7 @@ int run(const Options& o) {
               << "training: " << o.loop.steps << " steps of " << o.batch << "x" << o.seq << " (" << o.batching
               << "), " << training::describe_optimizer(o.loop) << ", threads " << loom::get_num_threads() << "\n";
 
-    std::string prompt = o.prompt;
-    for (char32_t c : loom::utf8_decode(prompt))
-        if (!vocabulary.contains(c)) {
-            prompt = vocabulary.decode(dataset.ids().front());  // the prompt cannot be encoded: start from the text's first character
-            std::cout << "prompt has characters outside the vocabulary; starting from " << loom::describe_code_point(vocabulary.char_of(dataset.ids().front())) << "\n";
-            break;
-        }
+    const std::string prompt = examples::usable_prompt(o.prompt, vocabulary, dataset.ids());
 
     loom::StreamBatcher stream(split.train, o.batch, o.seq);
     loom::RandomWindowBatcher windows(split.train, o.batch, o.seq, generator.next_u64());
@@ -236,18 +221,8 @@ int run(const Options& o) {
     loop_pointer = &loop;
     loop.resume_if_asked();
     const training::LoopEnd end = loop.run();
-    if (end == training::LoopEnd::interrupted) return 130;  // the shell's code for "ended by Ctrl-C"
-    if (end == training::LoopEnd::nonfinite) return 2;
-
-    std::ostringstream summary;
-    summary << "final validation loss: " << std::setprecision(9) << loop.final_validation_loss() << " nats/char ("
-            << training::format_duration(loop.seconds()) << " training)";
-    loop.progress().message(summary.str());
-    std::cout << "---- " << o.generate << " characters, temperature " << o.temperature << " ----\n"
-              << generate(model, vocabulary, prompt, o.generate, o.temperature, sampler) << "\n----\n"
-              << "log: " << o.loop.out_dir << "/log.csv, checkpoint: " << loop.last_path()
-              << ", vocabulary: " << o.loop.out_dir << "/vocabulary.txt\n";
-    return 0;
+    return examples::finish(loop, end, o.loop, o.generate, o.temperature,
+                            [&] { return generate(model, vocabulary, prompt, o.generate, o.temperature, sampler); });
 }
 
 }  // namespace
@@ -255,11 +230,5 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
     Options options;
     cli::Parser parser = make_parser(options);
-    try {
-        if (!parser.parse(argc, argv)) return 0;  // --help
-        return run(options);
-    } catch (const std::exception& error) {
-        std::cerr << "char_rnn: " << error.what() << "\n";
-        return 1;
-    }
+    return examples::run_main("char_rnn", parser, argc, argv, [&] { return run(options); });
 }
