@@ -8,6 +8,9 @@
 //            dx = g ⊙ (½ (1 + tanh u) + ½ x (1 - tanh² u) √(2/π) (1 + 3·0.044715 x²))
 #pragma once
 
+#include <algorithm>
+#include <vector>
+
 #include "loom/ops/unary.hpp"
 
 namespace loom {
@@ -45,6 +48,35 @@ template <typename T>
 constexpr T gelu_c = T(0.7978845608028654);  // √(2/π)
 template <typename T>
 constexpr T gelu_k = T(0.044715);
+
+// dx = g ⊙ (½ (1 + t) + ½ x (1 − t²) √(2/π) (1 + 3·0.044715 x²)), t = tanh u.
+// t is needed twice, so it is computed once into a small buffer on the stack,
+// a block at a time: a temporary the size of x would be a fresh heap
+// allocation (and fresh pages from the kernel) on every backward.
+template <typename T>
+Tensor<T> gelu_backward(const Tensor<T>& x, const Tensor<T>& g) {
+    Tensor<T> dx = Tensor<T>::empty(x.shape());
+    const T* x_data = x.data();
+    const T* g_data = g.data();
+    T* dx_data = dx.data();
+    using ConstArray = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+    using Array = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+    parallel_for(x.numel(), parallel_grain, [&](index_t begin, index_t end) {
+        constexpr index_t block = 512;
+        Eigen::Array<T, block, 1> tanh_buffer;
+        for (index_t first = begin; first < end; first += block) {
+            const index_t length = std::min(block, end - first);
+            const ConstArray xv(x_data + first, length);
+            const ConstArray gv(g_data + first, length);
+            auto t = tanh_buffer.head(length);
+            t = (gelu_c<T> * (xv + gelu_k<T> * xv.cube())).tanh();
+            Array(dx_data + first, length) =
+                gv * (T(0.5) * (T(1) + t) +
+                      T(0.5) * xv * (T(1) - t.square()) * gelu_c<T> * (T(1) + T(3) * gelu_k<T> * xv.square()));
+        }
+    });
+    return dx;
+}
 }  // namespace detail
 
 template <typename T>
@@ -55,12 +87,8 @@ Tensor<T> gelu(const Tensor<T>& x) {
         return T(0.5) * v * (T(1) + (gelu_c<T> * (v + gelu_k<T> * v.cube())).tanh());
     });
     if (needs_grad(x))
-        detail::record_unary(y, "gelu", x, x, [](const auto& g, const auto& xv) {
-            const auto t = (gelu_c<T> * (xv + gelu_k<T> * xv.cube())).tanh().eval();
-            // Evaluated here: the expression would otherwise outlive the local `t`.
-            return (g * (T(0.5) * (T(1) + t) +
-                         T(0.5) * xv * (T(1) - t.square()) * gelu_c<T> * (T(1) + T(3) * gelu_k<T> * xv.square())))
-                .eval();
+        record(y, "gelu", {x}, [x_saved = x.detach()](const Tensor<T>& g) {
+            return std::vector<Tensor<T>>{detail::gelu_backward(x_saved, g)};
         });
     return y;
 }
