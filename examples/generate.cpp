@@ -34,8 +34,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <memory>
 #include <fstream>
+#include <memory>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -47,10 +47,8 @@
 #include <loom/decode/stream.hpp>
 #include <loom/tensor/parallel.hpp>
 
-#include "char_cnn_model.hpp"
-#include "char_gpt_model.hpp"
-#include "char_model.hpp"
 #include "cli.hpp"
+#include "model_loader.hpp"
 
 namespace {
 
@@ -211,46 +209,6 @@ std::size_t run_beam(loom::Decoder<float>& decoder, const loom::Vocabulary& voca
     return best.empty() ? 0 : best.front().tokens.size();
 }
 
-// Any example's model behind the decoder interface, with its vocabulary.
-struct LoadedModel {
-    std::shared_ptr<void> model;  // owns the model the decoder refers to
-    std::unique_ptr<loom::Decoder<float>> decoder;
-    loom::Vocabulary vocabulary;
-    std::string description;  // for the speed line, e.g. "lstm 2x256"
-};
-
-// Rebuilds the model that model.kind names (char_rnn, char_cnn, char_gpt).
-LoadedModel load_model(const std::string& path, loom::index_t context_keep) {
-    const std::string kind = loom::Checkpoint<float>::load(path).get("model.kind");
-    LoadedModel out;
-    if (kind == "char_rnn") {
-        auto loaded = char_model::load_char_model<float>(path);
-        out.description = std::string(char_model::cell_name(loaded.config.cell)) + " " +
-                          std::to_string(loaded.config.num_layers) + "x" + std::to_string(loaded.config.hidden_size);
-        out.decoder = std::make_unique<char_model::CharDecoder<float>>(*loaded.model);
-        out.vocabulary = std::move(loaded.vocabulary);
-        out.model = std::shared_ptr<char_model::CharModel<float>>(std::move(loaded.model));
-    } else if (kind == "char_cnn") {
-        auto loaded = char_cnn::load_char_cnn_model<float>(path);
-        out.description = "conv " + std::to_string(loaded.config.num_layers) + "x" + std::to_string(loaded.config.channels);
-        out.decoder = std::make_unique<char_cnn::CharCnnDecoder<float>>(*loaded.model);
-        out.vocabulary = std::move(loaded.vocabulary);
-        out.model = std::shared_ptr<char_cnn::CharCnnModel<float>>(std::move(loaded.model));
-    } else if (kind == "char_gpt") {
-        auto loaded = char_gpt::load_char_gpt_model<float>(path);
-        out.description = "gpt " + std::to_string(loaded.config.num_layers) + " layers d " +
-                          std::to_string(loaded.config.embedding_dim) + " block " +
-                          std::to_string(loaded.config.block_size);
-        out.decoder = std::make_unique<char_gpt::CharGptDecoder<float>>(*loaded.model, context_keep);
-        out.vocabulary = std::move(loaded.vocabulary);
-        out.model = std::shared_ptr<char_gpt::CharGptModel<float>>(std::move(loaded.model));
-    } else {
-        throw loom::Error("'" + path + "': metadata 'model.kind' is '" + kind +
-                          "', expected char_rnn, char_cnn or char_gpt");
-    }
-    return out;
-}
-
 int run(const Options& o) {
     if (o.threads > 0) loom::set_num_threads(o.threads);
     if (o.checkpoint.empty()) throw loom::Error("no checkpoint given (usage: generate <checkpoint.safetensors> [options])");
@@ -264,7 +222,7 @@ int run(const Options& o) {
     if (o.method == "beam" && o.n > o.beam)
         throw loom::Error("--n " + std::to_string(o.n) + " is more than the beam width " + std::to_string(o.beam));
 
-    LoadedModel loaded = load_model(o.checkpoint, o.context_keep);
+    examples::LoadedModel loaded = examples::load_model(o.checkpoint, o.context_keep);
     const loom::Vocabulary& vocabulary = loaded.vocabulary;
     std::string prompt;
     const std::vector<loom::index_t> prompt_ids = encode_prompt(vocabulary, unescape(o.prompt), o.drop_unknown, prompt);

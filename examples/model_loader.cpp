@@ -1,0 +1,42 @@
+// examples/model_loader.cpp — load_model() (see model_loader.hpp): the three
+// example models and their decoders, compiled once into the examples' library.
+#include "model_loader.hpp"
+
+#include "char_cnn_model.hpp"
+#include "char_gpt_model.hpp"
+#include "char_model.hpp"
+
+namespace examples {
+
+LoadedModel load_model(const std::string& path, loom::index_t context_keep) {
+    const std::string kind = loom::Checkpoint<float>::load(path).get("model.kind");
+    LoadedModel out;
+    if (kind == "char_rnn") {
+        auto loaded = char_model::load_char_model<float>(path);
+        out.description = std::string(char_model::cell_name(loaded.config.cell)) + " " +
+                          std::to_string(loaded.config.num_layers) + "x" + std::to_string(loaded.config.hidden_size);
+        out.decoder = std::make_unique<char_model::CharDecoder<float>>(*loaded.model);
+        out.vocabulary = std::move(loaded.vocabulary);
+        out.model = std::shared_ptr<char_model::CharModel<float>>(std::move(loaded.model));
+    } else if (kind == "char_cnn") {
+        auto loaded = char_cnn::load_char_cnn_model<float>(path);
+        out.description = "conv " + std::to_string(loaded.config.num_layers) + "x" + std::to_string(loaded.config.channels);
+        out.decoder = std::make_unique<char_cnn::CharCnnDecoder<float>>(*loaded.model);
+        out.vocabulary = std::move(loaded.vocabulary);
+        out.model = std::shared_ptr<char_cnn::CharCnnModel<float>>(std::move(loaded.model));
+    } else if (kind == "char_gpt") {
+        auto loaded = char_gpt::load_char_gpt_model<float>(path);
+        out.description = "gpt " + std::to_string(loaded.config.num_layers) + " layers d " +
+                          std::to_string(loaded.config.embedding_dim) + " block " +
+                          std::to_string(loaded.config.block_size);
+        out.decoder = std::make_unique<char_gpt::CharGptDecoder<float>>(*loaded.model, context_keep);
+        out.vocabulary = std::move(loaded.vocabulary);
+        out.model = std::shared_ptr<char_gpt::CharGptModel<float>>(std::move(loaded.model));
+    } else {
+        throw loom::Error("'" + path + "': metadata 'model.kind' is '" + kind +
+                          "', expected char_rnn, char_cnn or char_gpt");
+    }
+    return out;
+}
+
+}  // namespace examples
