@@ -36,6 +36,7 @@
 // one thread each.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -119,6 +120,21 @@ void masked_softmax_row(T* row, index_t length, Visible visible) {
     for (index_t j = 0; j < length; ++j) row[j] *= inverse;
 }
 
+// The same for a row whose visible entries are exactly its first `visible`
+// (causal attention without padding: query i sees keys 0 .. i), vectorised.
+template <typename T>
+void prefix_softmax_row(T* row, index_t length, index_t visible) {
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> seen(row, visible);
+    const T largest = seen.maxCoeff();
+    if (!(largest > -std::numeric_limits<T>::infinity())) {  // every score -inf (or NaN): nothing to attend to
+        std::fill(row, row + length, T(0));
+        return;
+    }
+    seen = (seen - largest).exp();
+    seen *= T(1) / seen.sum();
+    std::fill(row + visible, row + length, T(0));
+}
+
 // Pairs (b, h) per parallel piece: roughly parallel_grain multiply-adds each.
 inline index_t attention_grain(const AttentionDims& d) {
     const index_t per_pair = std::max<index_t>(1, 2 * d.square() * d.head_dim);
@@ -167,10 +183,15 @@ Tensor<T> attention(const Tensor<T>& qkv, index_t num_heads, const AttentionOpti
                 detail::StridedMap<T> p(p_data, T_, T_, Eigen::OuterStride<>(T_));
                 p.noalias() = scale * (q * k.transpose());
                 const index_t* pad = has_padding ? padding.data() + b * T_ : nullptr;
-                for (index_t i = 0; i < T_; ++i)
+                for (index_t i = 0; i < T_; ++i) {
+                    if (!pad) {
+                        detail::prefix_softmax_row(p_data + i * T_, T_, options.causal ? i + 1 : T_);
+                        continue;
+                    }
                     detail::masked_softmax_row(p_data + i * T_, T_, [&](index_t j) {
-                        return !(options.causal && j > i) && !(pad && pad[j] != 0);
+                        return !(options.causal && j > i) && pad[j] == 0;
                     });
+                }
                 detail::StridedMap<T> o(out_data + b * T_ * ld_out + h * D, T_, D, Eigen::OuterStride<>(ld_out));
                 if (mask_data) {
                     detail::ConstStridedMap<T> m(mask_data + pair * d.square(), T_, T_, Eigen::OuterStride<>(T_));
@@ -273,7 +294,7 @@ Tensor<T> attention_step(const Tensor<T>& query, const Tensor<T>& keys, const Te
             detail::ConstStridedMap<T> k(k_data + cache_offset, length, D, Eigen::OuterStride<>(model_dim));
             detail::ConstStridedMap<T> v(v_data + cache_offset, length, D, Eigen::OuterStride<>(model_dim));
             weights.noalias() = scale * (q * k.transpose());
-            detail::masked_softmax_row(weights.data(), length, [](index_t) { return true; });
+            detail::prefix_softmax_row(weights.data(), length, length);
             Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> o(out_data + b * model_dim + h * D, D);
             o.noalias() = weights * v;
         }
