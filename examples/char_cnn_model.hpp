@@ -34,6 +34,7 @@
 #include <loom/nn/conv1d.hpp>
 #include <loom/nn/embedding.hpp>
 #include <loom/nn/linear.hpp>
+#include <loom/nn/module_list.hpp>
 #include <loom/ops/activation.hpp>
 #include <loom/ops/arithmetic.hpp>
 #include <loom/ops/softmax.hpp>
@@ -94,10 +95,8 @@ public:
           head(config.channels, config.vocabulary_size, generator) {
         this->register_module("embedding", embedding);
         for (loom::index_t l = 0; l < config.num_layers; ++l)
-            convs.layers.push_back(std::make_unique<loom::Conv1d<T>>(config.channels, config.channels,
-                                                                     config.kernel_size, generator, 1, 0,
-                                                                     config.dilation(l), true, true));
-        for (std::size_t l = 0; l < convs.layers.size(); ++l) convs.add(std::to_string(l), *convs.layers[l]);
+            convs.emplace_back(config.channels, config.channels, config.kernel_size, generator, 1, 0,
+                               config.dilation(l), true, true);
         this->register_module("convs", convs);
         this->register_module("head", head);
     }
@@ -108,10 +107,10 @@ public:
     loom::Tensor<T> forward(const loom::IndexTensor& ids, StepStates<T>* prime = nullptr) const {
         loom::detail::check(ids.rank() == 2, "char_cnn::CharCnnModel::forward: ids must be [batch, length], got ",
                             ids.shape());
-        if (prime != nullptr) *prime = StepStates<T>(convs.layers.size());
+        if (prime != nullptr) *prime = StepStates<T>(convs.size());
         loom::Tensor<T> h = loom::transpose(embedding(ids));  // [B, C, T]
-        for (std::size_t l = 0; l < convs.layers.size(); ++l) {
-            const loom::Conv1d<T>& conv = *convs.layers[l];
+        for (std::size_t l = 0; l < convs.size(); ++l) {
+            const loom::Conv1d<T>& conv = convs[l];
             if (prime != nullptr) conv.prime(loom::transpose(h), (*prime)[l]);
             h = loom::add(h, activate(conv(h)));
         }
@@ -121,23 +120,17 @@ public:
     // Inference only (under NoGradGuard): one character per row, ids [B] ->
     // logits [B, V], advancing every layer's ring buffer by one step.
     loom::Tensor<T> step(const loom::IndexTensor& ids, StepStates<T>& states) const {
-        loom::detail::check(states.size() == convs.layers.size(), "char_cnn::CharCnnModel::step: ", states.size(),
-                            " layer states for ", convs.layers.size(), " layers");
+        loom::detail::check(states.size() == convs.size(), "char_cnn::CharCnnModel::step: ", states.size(),
+                            " layer states for ", convs.size(), " layers");
         loom::Tensor<T> h = embedding(ids.reshaped(loom::Shape{ids.numel()}));  // [B, C]
-        for (std::size_t l = 0; l < convs.layers.size(); ++l)
-            h = loom::add(h, activate(convs.layers[l]->step(h, states[l])));
+        for (std::size_t l = 0; l < convs.size(); ++l)
+            h = loom::add(h, activate(convs[l].step(h, states[l])));
         return head(h);
     }
 
-    // The convolutions as PyTorch's ModuleList: children "0", "1", ….
-    struct ConvList : loom::Module<T> {
-        void add(const std::string& name, loom::Conv1d<T>& conv) { this->register_module(name, conv); }
-        std::vector<std::unique_ptr<loom::Conv1d<T>>> layers;
-    };
-
     const Config config;
     loom::Embedding<T> embedding;
-    ConvList convs;
+    loom::ModuleList<T, loom::Conv1d<T>> convs;  // children "0", "1", … as PyTorch's nn.ModuleList
     loom::Linear<T> head;
 
 private:

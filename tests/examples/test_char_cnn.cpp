@@ -72,10 +72,10 @@ TEST_CASE("CharCnnModel has PyTorch-style parameter names and the WaveNet dilati
                                             "convs.3.bias", "convs.4.weight", "convs.4.bias", "convs.5.weight",
                                             "convs.5.bias", "head.weight", "head.bias"});
     std::vector<index_t> dilations;
-    for (const auto& conv : model.convs.layers) dilations.push_back(conv->dilation);
+    for (std::size_t l = 0; l < model.convs.size(); ++l) dilations.push_back(model.convs[l].dilation);
     CHECK(dilations == std::vector<index_t>{1, 2, 4, 8, 1, 2});
     CHECK(model.config.receptive_field() == 1 + 2 * (1 + 2 + 4 + 8 + 1 + 2));
-    CHECK(model.convs.layers[0]->weight.shape() == Shape{8, 8, 3});
+    CHECK(model.convs[0].weight.shape() == Shape{8, 8, 3});
 }
 
 TEMPLATE_TEST_CASE("CharCnnDecoder stepping gives the log-probs of the full forward", "[char_cnn][decoder]", float,

@@ -2,11 +2,14 @@
 
 // Tests for loom/nn/module.hpp: the parameter tree of a nested module (names,
 // order, lookup, counting), zero_grad, train/eval propagation, and the checks
-// on registered names.
+// on registered names; ModuleList.
 
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <loom/nn/linear.hpp>
+#include <loom/nn/module_list.hpp>
 
 using loom::index_t;
 using loom::Shape;
@@ -266,6 +269,20 @@ TEMPLATE_TEST_CASE("named_generators finds every registered generator with dotte
     const Tensor<T> again = lstm(x).output;
     CHECK(loom_test::max_abs_diff(first, again) == 0.0);
     CHECK(loom_test::max_abs_diff(first, lstm(x).output) > 0.0);  // without the restore: other masks
+}
+
+TEST_CASE("ModuleList names its children 0, 1, ... and owns them", "[nn][module]") {
+    loom::Generator generator(1);
+    loom::ModuleList<double, loom::Linear<double>> list;
+    list.emplace_back(3, 2, generator);
+    loom::Linear<double>& second = list.emplace_back(2, 4, generator, false);
+    REQUIRE(list.size() == 2);
+    CHECK(&list[1] == &second);
+    CHECK(list[0].out_features == 2);
+    std::vector<std::string> names;
+    for (const auto& named : list.named_parameters()) names.push_back(named.first);
+    CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "1.weight"});
+    CHECK(loom_test::contains(loom_test::error_message([&] { list.at(2); }), "index 2 is out of range for 2 modules"));
 }
 
 }  // namespace nn_module_test
