@@ -143,7 +143,7 @@ public:
 
 private:
     loom::Tensor<T> logits(const loom::Tensor<T>& x) const {
-        return head ? (*head)(x) : loom::matmul(x, token_embedding.weight, false, true);
+        return head ? (*head)(x) : loom::linear(x, token_embedding.weight);
     }
 
     static loom::IndexTensor positions(loom::index_t first, loom::index_t count) {

@@ -24,7 +24,6 @@
 #include "loom/nn/linear.hpp"
 #include "loom/nn/module.hpp"
 #include "loom/ops/attention.hpp"
-#include "loom/ops/matmul.hpp"
 #include "loom/ops/reshape.hpp"
 
 namespace loom {
@@ -108,7 +107,7 @@ public:
             options.dropout = dropout;
             options.generator = &dropout_generator_;
         }
-        const Tensor<T> qkv = add(matmul(x, in_proj_weight, false, true), in_proj_bias);
+        const Tensor<T> qkv = linear(x, in_proj_weight, in_proj_bias);
         return out_proj(attention(qkv, num_heads, options));
     }
     Tensor<T> operator()(const Tensor<T>& x, const IndexTensor& key_padding_mask = IndexTensor()) {
@@ -127,7 +126,7 @@ public:
         detail::check(length >= 1 && length <= capacity, "loom::MultiheadSelfAttention::prefill: ", length,
                       " positions do not fit a cache of capacity ", capacity);
         cache = KeyValueCache<T>(batch, capacity, d);
-        const Tensor<T> qkv = add(matmul(x, in_proj_weight, false, true), in_proj_bias);  // [B, T, 3d]
+        const Tensor<T> qkv = linear(x, in_proj_weight, in_proj_bias);  // [B, T, 3d]
         for (index_t b = 0; b < batch; ++b)
             for (index_t t = 0; t < length; ++t) {
                 const T* source = qkv.data() + (b * length + t) * 3 * d;
@@ -155,7 +154,7 @@ public:
                       cache.keys.shape());
         detail::check(cache.length < cache.capacity(), "loom::MultiheadSelfAttention::step: the cache is full (",
                       cache.capacity(), " positions)");
-        const Tensor<T> qkv = add(matmul(x, in_proj_weight, false, true), in_proj_bias);  // [B, 3d]
+        const Tensor<T> qkv = linear(x, in_proj_weight, in_proj_bias);  // [B, 3d]
         const index_t d = embed_dim, row = cache.length;
         for (index_t b = 0; b < batch; ++b) {
             const T* source = qkv.data() + b * 3 * d;

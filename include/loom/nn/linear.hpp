@@ -2,15 +2,13 @@
 //
 //   y = x Wᵀ + b        x [..., in], W [out, in] ("weight"), b [out] ("bias")
 // Initialisation as PyTorch: W and b uniform in (-1/√in, 1/√in).
-// The backward comes from the ops (matmul with transpose_b, broadcast add).
+// Forward and backward are the fused op loom::linear (ops/linear.hpp).
 #pragma once
 
 #include <cmath>
 
 #include "loom/nn/module.hpp"
-#include "loom/ops/arithmetic.hpp"
-#include "loom/ops/matmul.hpp"
-#include "loom/ops/reshape.hpp"
+#include "loom/ops/linear.hpp"
 
 namespace loom {
 
@@ -30,9 +28,7 @@ public:
     Tensor<T> forward(const Tensor<T>& x) const {
         detail::check(x.rank() >= 1 && x.shape().last() == in_features, "loom::Linear: expected input [..., ",
                       in_features, "], got shape ", x.shape());
-        if (x.rank() == 1) return reshape(forward(reshape(x, {1, in_features})), {out_features});
-        Tensor<T> y = matmul(x, weight, false, true);
-        return bias.defined() ? add(y, bias) : y;
+        return linear(x, weight, bias);
     }
     Tensor<T> operator()(const Tensor<T>& x) const { return forward(x); }
 

@@ -44,6 +44,7 @@
 #include <Eigen/Core>
 
 #include "loom/autograd/node.hpp"
+#include "loom/ops/gemm.hpp"
 #include "loom/tensor/error.hpp"
 #include "loom/tensor/index_tensor.hpp"
 #include "loom/tensor/parallel.hpp"
@@ -176,12 +177,12 @@ Tensor<T> attention(const Tensor<T>& qkv, index_t num_heads, const AttentionOpti
             for (index_t pair = first; pair < last; ++pair) {
                 const index_t b = pair / d.heads, h = pair % d.heads;
                 const T* base = qkv_data + b * T_ * ld_qkv + h * D;
-                detail::ConstStridedMap<T> q(base, T_, D, Eigen::OuterStride<>(ld_qkv));
-                detail::ConstStridedMap<T> k(base + d.model_dim, T_, D, Eigen::OuterStride<>(ld_qkv));
-                detail::ConstStridedMap<T> v(base + 2 * d.model_dim, T_, D, Eigen::OuterStride<>(ld_qkv));
+                const detail::StridedMatrix<T> q{base, ld_qkv, 1}, k_t{base + d.model_dim, 1, ld_qkv},
+                    v{base + 2 * d.model_dim, ld_qkv, 1};
                 T* p_data = probs_data + pair * d.square();
+                detail::gemm(T_, T_, D, q, k_t, p_data, T_, false);  // S = Q Kᵀ (scaled below)
                 detail::StridedMap<T> p(p_data, T_, T_, Eigen::OuterStride<>(T_));
-                p.noalias() = scale * (q * k.transpose());
+                p *= scale;
                 const index_t* pad = has_padding ? padding.data() + b * T_ : nullptr;
                 for (index_t i = 0; i < T_; ++i) {
                     if (!pad) {
@@ -192,14 +193,14 @@ Tensor<T> attention(const Tensor<T>& qkv, index_t num_heads, const AttentionOpti
                         return !(options.causal && j > i) && pad[j] == 0;
                     });
                 }
-                detail::StridedMap<T> o(out_data + b * T_ * ld_out + h * D, T_, D, Eigen::OuterStride<>(ld_out));
+                const T* weights = p_data;  // O = A V, A = P (⊙ M with dropout)
                 if (mask_data) {
                     detail::ConstStridedMap<T> m(mask_data + pair * d.square(), T_, T_, Eigen::OuterStride<>(T_));
                     dropped = p.array() * m.array();
-                    o.noalias() = dropped * v;
-                } else {
-                    o.noalias() = p * v;
+                    weights = dropped.data();
                 }
+                detail::gemm(T_, D, T_, detail::row_major(weights, T_), v, out_data + b * T_ * ld_out + h * D, ld_out,
+                             false);
             }
         });
     }
@@ -220,31 +221,34 @@ Tensor<T> attention(const Tensor<T>& qkv, index_t num_heads, const AttentionOpti
                 for (index_t pair = first; pair < last; ++pair) {
                     const index_t b = pair / d.heads, h = pair % d.heads;
                     const index_t offset = b * T_ * ld_qkv + h * D;
-                    detail::ConstStridedMap<T> q(qkv_data + offset, T_, D, Eigen::OuterStride<>(ld_qkv));
-                    detail::ConstStridedMap<T> k(qkv_data + offset + d.model_dim, T_, D, Eigen::OuterStride<>(ld_qkv));
-                    detail::ConstStridedMap<T> v(qkv_data + offset + 2 * d.model_dim, T_, D,
-                                                 Eigen::OuterStride<>(ld_qkv));
-                    detail::StridedMap<T> dq(dqkv_data + offset, T_, D, Eigen::OuterStride<>(ld_qkv));
-                    detail::StridedMap<T> dk(dqkv_data + offset + d.model_dim, T_, D, Eigen::OuterStride<>(ld_qkv));
-                    detail::StridedMap<T> dv(dqkv_data + offset + 2 * d.model_dim, T_, D, Eigen::OuterStride<>(ld_qkv));
-                    detail::ConstStridedMap<T> d_o(dout_data + b * T_ * ld_out + h * D, T_, D,
-                                                   Eigen::OuterStride<>(ld_out));
-                    detail::ConstStridedMap<T> p(probs_data + pair * d.square(), T_, T_, Eigen::OuterStride<>(T_));
+                    const T* q = qkv_data + offset;
+                    const T* k = q + d.model_dim;
+                    const T* v = q + 2 * d.model_dim;
+                    T* dq = dqkv_data + offset;
+                    T* dk = dq + d.model_dim;
+                    T* dv = dq + 2 * d.model_dim;
+                    const detail::StridedMatrix<T> d_o{dout_data + b * T_ * ld_out + h * D, ld_out, 1};
+                    const T* p_data = probs_data + pair * d.square();
+                    detail::ConstStridedMap<T> p(p_data, T_, T_, Eigen::OuterStride<>(T_));
 
-                    dp.noalias() = d_o * v.transpose();  // dA = dO Vᵀ
+                    detail::gemm(T_, T_, D, d_o, detail::StridedMatrix<T>{v, 1, ld_qkv}, dp.data(), T_,
+                                 false);  // dA = dO Vᵀ
+                    const T* weights = p_data;  // A = P (⊙ M with dropout)
                     if (mask_data) {
                         detail::ConstStridedMap<T> m(mask_data + pair * d.square(), T_, T_, Eigen::OuterStride<>(T_));
                         dropped = p.array() * m.array();
-                        dv.noalias() = dropped.transpose() * d_o;  // dV = Aᵀ dO
-                        dp.array() *= m.array();                   // dP = dA ⊙ M
-                    } else {
-                        dv.noalias() = p.transpose() * d_o;  // dV = Pᵀ dO
+                        weights = dropped.data();
+                        dp.array() *= m.array();  // dP = dA ⊙ M
                     }
-                    // dS = P ⊙ (dP − rowsum(dP ⊙ P))
+                    detail::gemm(T_, D, T_, detail::row_major(weights, T_, true), d_o, dv, ld_qkv, false);  // dV = Aᵀ dO
+                    // s · dS = s · P ⊙ (dP − rowsum(dP ⊙ P)); the scale of S = s · Q Kᵀ
+                    // goes into dS once instead of into dQ and dK.
                     const Eigen::Matrix<T, Eigen::Dynamic, 1> row_dot = (dp.array() * p.array()).rowwise().sum();
-                    dp.array() = p.array() * (dp.array().colwise() - row_dot.array());
-                    dq.noalias() = scale * (dp * k);              // dQ = s · dS K
-                    dk.noalias() = scale * (dp.transpose() * q);  // dK = s · dSᵀ Q
+                    dp.array() = scale * p.array() * (dp.array().colwise() - row_dot.array());
+                    detail::gemm(T_, D, T_, detail::row_major(dp.data(), T_), detail::StridedMatrix<T>{k, ld_qkv, 1}, dq,
+                                 ld_qkv, false);  // dQ = s · dS K
+                    detail::gemm(T_, D, T_, detail::row_major(dp.data(), T_, true), detail::StridedMatrix<T>{q, ld_qkv, 1},
+                                 dk, ld_qkv, false);  // dK = s · dSᵀ Q
                 }
             });
             return std::vector<Tensor<T>>{dqkv};

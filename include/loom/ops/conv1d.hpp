@@ -150,8 +150,8 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
     Tensor<T> col = Tensor<T>::empty(Shape{p.rows(), p.cols()});
     im2col_1d(x.data(), col.data(), p);
     Tensor<T> y_all = Tensor<T>::empty(Shape{p.out_channels, p.cols()});
-    MutableMatrix<T>(y_all.data(), p.out_channels, p.cols()).noalias() =
-        ConstMatrix<T>(weight.data(), p.out_channels, p.rows()) * ConstMatrix<T>(col.data(), p.rows(), p.cols());
+    gemm(p.out_channels, p.cols(), p.rows(), row_major(weight.data(), p.rows()), row_major(col.data(), p.cols()),
+         y_all.data(), p.cols(), false);
 
     // Scatter to [B, C_out, T_out] and add the bias.
     Tensor<T> out = Tensor<T>::empty(Shape{p.batch, p.out_channels, p.out_length});
@@ -180,8 +180,8 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
                Tensor<T> dx, dw, db;
                if (w_needs) {
                    dw = Tensor<T>::empty(Shape{p.out_channels, p.in_channels, p.kernel});
-                   MutableMatrix<T>(dw.data(), p.out_channels, p.rows()).noalias() =
-                       dy_map * ConstMatrix<T>(col_saved.data(), p.rows(), p.cols()).transpose();
+                   gemm(p.out_channels, p.rows(), p.cols(), row_major(dy.data(), p.cols()),  // dW = dY colᵀ
+                        row_major(col_saved.data(), p.cols(), true), dw.data(), p.rows(), false);
                }
                if (b_needs) {
                    db = Tensor<T>::empty(Shape{p.out_channels});
@@ -189,8 +189,8 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
                }
                if (x_needs) {
                    Tensor<T> dcol = Tensor<T>::empty(Shape{p.rows(), p.cols()});
-                   MutableMatrix<T>(dcol.data(), p.rows(), p.cols()).noalias() =
-                       ConstMatrix<T>(w_saved.data(), p.out_channels, p.rows()).transpose() * dy_map;
+                   gemm(p.rows(), p.cols(), p.out_channels, row_major(w_saved.data(), p.rows(), true),  // dcol = Wᵀ dY
+                        row_major(dy.data(), p.cols()), dcol.data(), p.cols(), false);
                    dx = Tensor<T>::zeros(Shape{p.batch, p.in_channels, p.length});
                    col2im_1d(dcol.data(), dx.data(), p);
                }

@@ -9,7 +9,7 @@
 //   C = Aᵀ B    dA = B  Gᵀ     dB = A  G
 //   C = A  Bᵀ   dA = G  B      dB = Gᵀ A
 //   C = Aᵀ Bᵀ   dA = Bᵀ Gᵀ     dB = Gᵀ Aᵀ
-// Each product is one Eigen GEMM on zero-copy maps (transposes are free views).
+// Each product is one call of loom's GEMM (gemm.hpp); transposes are strides.
 // A batch is split over threads when it has at least as many products as
 // threads; otherwise the products run one after another and Eigen splits each.
 #pragma once
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "loom/autograd/node.hpp"
+#include "loom/ops/gemm.hpp"
 #include "loom/tensor/parallel.hpp"
 #include "loom/tensor/tensor.hpp"
 
@@ -36,14 +37,10 @@ void gemm_batched(const T* a, const T* b, T* out, index_t batch, index_t a_rows,
                   index_t b_rows, index_t b_cols, bool transpose_b, index_t b_stride) {
     const index_t m = transpose_a ? a_cols : a_rows;
     const index_t n = transpose_b ? b_rows : b_cols;
+    const index_t k = transpose_a ? a_rows : a_cols;
     auto one = [&](index_t i) {
-        ConstMatrix<T> ma(a + i * a_rows * a_cols, a_rows, a_cols);
-        ConstMatrix<T> mb(b + i * b_stride, b_rows, b_cols);
-        MutableMatrix<T> mc(out + i * m * n, m, n);
-        if (!transpose_a && !transpose_b) mc.noalias() = ma * mb;
-        else if (transpose_a && !transpose_b) mc.noalias() = ma.transpose() * mb;
-        else if (!transpose_a && transpose_b) mc.noalias() = ma * mb.transpose();
-        else mc.noalias() = ma.transpose() * mb.transpose();
+        gemm(m, n, k, row_major(a + i * a_rows * a_cols, a_cols, transpose_a), row_major(b + i * b_stride, b_cols, transpose_b),
+             out + i * m * n, n, false);
     };
     if (batch > 1 && batch >= get_num_threads() && !in_parallel_region()) {
         parallel_for(batch, 1, [&](index_t begin, index_t end) {

@@ -101,8 +101,9 @@ Tensor<T> input_projection(const Tensor<T>& x_time_major, const Tensor<T>& w_ih,
     const index_t rows = d.steps * d.batch;
     const index_t width = d.gates * d.hidden;
     Tensor<T> projected = Tensor<T>::empty(Shape{rows, width});
+    gemm(rows, width, d.input, row_major(x_time_major.data(), d.input), row_major(w_ih.data(), d.input, true),
+         projected.data(), width, false);
     auto out = as_matrix(projected, rows, width);
-    out.noalias() = as_matrix(x_time_major, rows, d.input) * as_matrix(w_ih, width, d.input).transpose();
     for (const Tensor<T>* bias : {&bias_a, &bias_b})
         if (bias->defined()) out.rowwise() += as_matrix(*bias, 1, width).row(0);
     return projected;
@@ -124,7 +125,8 @@ struct RecurrentNeeds {
 template <typename T>
 Tensor<T> weight_grad(const Tensor<T>& d_pre, const Tensor<T>& inputs, index_t rows, index_t width, index_t cols) {
     Tensor<T> grad = Tensor<T>::empty(Shape{width, cols});
-    as_matrix(grad, width, cols).noalias() = as_matrix(d_pre, rows, width).transpose() * as_matrix(inputs, rows, cols);
+    gemm(width, cols, rows, row_major(d_pre.data(), width, true), row_major(inputs.data(), cols), grad.data(), cols,
+         false);
     return grad;
 }
 template <typename T>
@@ -137,8 +139,8 @@ template <typename T>
 Tensor<T> input_grad(const Tensor<T>& d_pre, const Tensor<T>& w_ih, const RecurrentDims& d) {
     const index_t rows = d.steps * d.batch;
     Tensor<T> dx_time_major = Tensor<T>::empty(Shape{d.steps, d.batch, d.input});
-    as_matrix(dx_time_major, rows, d.input).noalias() =
-        as_matrix(d_pre, rows, d.gates * d.hidden) * as_matrix(w_ih, d.gates * d.hidden, d.input);
+    gemm(rows, d.input, d.gates * d.hidden, row_major(d_pre.data(), d.gates * d.hidden), row_major(w_ih.data(), d.input),
+         dx_time_major.data(), d.input, false);
     return to_batch_major(dx_time_major);
 }
 

@@ -1,8 +1,9 @@
 // loom/tensor/parallel.hpp — one knob for the number of threads.
 //
 // Where loom runs in parallel, by design:
-//   - matrix products go through Eigen's GEMM, which splits one product over
-//     OpenMP threads when it is big enough;
+//   - matrix products go through loom's GEMM (ops/gemm.hpp), which splits one
+//     product over threads with parallel_for below when it is big enough
+//     (and the few left to Eigen's GEMM are split by Eigen);
 //   - loom's own loops (batched matmul, large element-wise kernels) use
 //     `omp parallel for` over independent pieces. Inside such a region Eigen
 //     sees omp_get_num_threads() > 1 and runs its GEMMs on one thread, so the two
