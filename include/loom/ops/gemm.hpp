@@ -22,7 +22,8 @@
 // vector registers hold C), and it re-packs both operands on every call. This
 // one keeps 16 of C's vectors in registers (8 rows × 32 floats) and measured
 // 1.3–1.5× Eigen's speed on loom's training shapes (bench/bench_gemm.cpp).
-// Tiny products go to Eigen, whose unpacked small-size path is better there.
+// Tiny products and products with a few rows (generation steps) go to Eigen,
+// whose unpacked small-size and matrix-vector paths are better there.
 // Each element of C is summed in the same order whatever the thread count, so
 // results do not depend on threads.
 #pragma once
@@ -180,21 +181,38 @@ void panel_rows_product(StridedMatrix<T> a, index_t first, index_t last, const T
     for (; row < last; ++row) packed_kernel<T, 1>(rows_from(row), panel, depth, c + row * ldc, ldc, width, accumulate);
 }
 
-// Below this many multiply-adds Eigen's direct small-product path wins.
+// Products Eigen does better: below this many multiply-adds packing does not
+// pay, and with fewer than this many rows of A (a generation step: one row per
+// sequence or beam) Eigen's matrix-vector path reads B once without packing it.
 constexpr index_t gemm_small_work = index_t{1} << 15;
+constexpr index_t gemm_min_rows = 8;
 // A thread gets at least this many multiply-adds (a fork/join costs a few µs).
 constexpr index_t gemm_work_per_thread = index_t{1} << 18;
 
+// Calls fn with an Eigen map of X [rows, cols]: row-major when its rows are
+// contiguous, column-major when its columns are (X is a transposed row-major
+// matrix), so Eigen reads either in place. Only these two layouts occur in loom.
+template <typename T, typename Fn>
+void with_eigen_map(StridedMatrix<T> x, index_t rows, index_t cols, Fn&& fn) {
+    using Outer = Eigen::OuterStride<>;
+    if (x.col_stride == 1) {
+        fn(Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0, Outer>(
+            x.data, rows, cols, Outer(x.row_stride)));
+    } else {
+        fn(Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>, 0, Outer>(
+            x.data, rows, cols, Outer(x.col_stride)));
+    }
+}
+
 template <typename T>
-void small_gemm(index_t m, index_t n, index_t k, StridedMatrix<T> a, StridedMatrix<T> b, T* c, index_t ldc,
+void eigen_gemm(index_t m, index_t n, index_t k, StridedMatrix<T> a, StridedMatrix<T> b, T* c, index_t ldc,
                 bool accumulate) {
-    using Strided = Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>;
     using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    Eigen::Map<const RowMatrix, 0, Strided> ma(a.data, m, k, Strided(a.row_stride, a.col_stride));
-    Eigen::Map<const RowMatrix, 0, Strided> mb(b.data, k, n, Strided(b.row_stride, b.col_stride));
     Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>> mc(c, m, n, Eigen::OuterStride<>(ldc));
-    if (accumulate) mc.noalias() += ma.lazyProduct(mb);
-    else mc.noalias() = ma.lazyProduct(mb);
+    if (!accumulate) mc.setZero();
+    with_eigen_map(a, m, k, [&](const auto& ma) {
+        with_eigen_map(b, k, n, [&](const auto& mb) { mc.noalias() += ma * mb; });
+    });
 }
 
 // The blocked product on one thread (see the loop nest at the top).
@@ -232,7 +250,9 @@ void gemm(index_t m, index_t n, index_t k, StridedMatrix<T> a, StridedMatrix<T> 
             for (index_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
         return;
     }
-    if (m * n * k < gemm_small_work) return small_gemm(m, n, k, a, b, c, ldc, accumulate);
+    const bool strided = (a.col_stride != 1 && a.row_stride != 1) || (b.col_stride != 1 && b.row_stride != 1);
+    if (!strided && (m < gemm_min_rows || m * n * k < gemm_small_work))
+        return eigen_gemm(m, n, k, a, b, c, ldc, accumulate);
 
     constexpr index_t P = PacketInfo<T>::panel_width, R = PacketInfo<T>::rows;
     const index_t panels = (n + P - 1) / P, row_groups = (m + R - 1) / R;

@@ -131,8 +131,12 @@ Tensor<T> weight_grad(const Tensor<T>& d_pre, const Tensor<T>& inputs, index_t r
 }
 template <typename T>
 Tensor<T> bias_grad(const Tensor<T>& d_pre, index_t rows, index_t width) {
-    Tensor<T> grad = Tensor<T>::empty(Shape{width});
-    as_matrix(grad, 1, width) = as_matrix(d_pre, rows, width).colwise().sum();
+    Tensor<T> grad = Tensor<T>::zeros(Shape{width});
+    T* sums = grad.data();
+    for (index_t row = 0; row < rows; ++row) {  // row after row: contiguous, vectorised
+        const T* d_row = d_pre.data() + row * width;
+        for (index_t col = 0; col < width; ++col) sums[col] += d_row[col];
+    }
     return grad;
 }
 template <typename T>
