@@ -8,30 +8,34 @@
 // where x_pad is x with p zeros on each side. causal_conv1d pads (K−1)·d zeros
 // on the left only and uses s = 1, so T_out = T and y[.., t] reads x[.., ≤ t].
 //
-// im2col: the columns matrix of the whole batch, row-major [C_in·K, B·T_out],
-//   col[c·K + k, n·T_out + t] = x_pad[n, c, t·s + k·d]
-// turns the convolution into one GEMM with W viewed as W_ [C_out, C_in·K]:
-//   Y = W_ · col                     Y [C_out, B·T_out]
-//   y[n, o, t] = Y[o, n·T_out + t] + b[o]
-// Backward, with G = dL/dy gathered into the same layout dY [C_out, B·T_out]:
-//   dW_  = dY · colᵀ                 (one GEMM; sums over the batch and time)
-//   db   = Σ_{n,t} dY[:, n·T_out + t]
-//   dcol = W_ᵀ · dY                  (one GEMM)
-//   dx   = col2im(dcol): each dcol[c·K + k, n·T_out + t] is added back to
-//          x[n, c, t·s + k·d − p] when that index lies inside [0, T); entries
-//          that fell on padding are dropped.
-// The GEMMs are Eigen products on zero-copy maps (Eigen splits them over
-// threads); im2col and col2im are split over the batch with parallel_for (each
-// batch element owns its own columns and its own rows of dx, so no two threads
-// write the same place, and the two levels never nest). The columns are kept
-// for the backward only when the weight needs a gradient.
+// Computed as K shifted matrix products on a channels-last copy of the input,
+//   xt [B, L_pad, C_in],   xt[n, j, c] = x_pad[n, c, j]   (L_pad = T + both paddings)
+// Output t of tap k reads row t·s + k·d of xt[n], so for one sequence n and one
+// tap k the rows it reads form a plain strided matrix (row stride s·C_in):
+//   A_nk [T_out, C_in],    A_nk[t, :] = xt[n, t·s + k·d, :]
+// and with W_k = W[:, :, k] [C_out, C_in] (a strided view of W):
+//   Yt[n] = 1 bᵀ + Σ_k A_nk · W_kᵀ            Yt[n] [T_out, C_out],  y[n] = Yt[n]ᵀ
+// Backward, with Gt[n] = g[n]ᵀ [T_out, C_out] (g = dL/dy):
+//   dW_kᵀ = Σ_n A_nkᵀ · Gt[n]                [C_in, C_out]  (sums over batch and time)
+//   db    = Σ_{n,t} Gt[n][t, :]
+//   dxt[n] rows t·s + k·d += Gt[n] · W_k      (the rows A_nk was read from), and
+//   dx[n] = the unpadded rows of dxt[n], transposed back to [C_in, T]
+// Compared with im2col (one GEMM on a [C_in·K, B·T_out] copy of the input with
+// every tap written out), nothing is copied K times: the products read xt in
+// place, W_k is packed once per call (packed_gemm.hpp), and the only copies are
+// the four transposes between [C, T] and channels-last, done in SIMD tiles.
+// The sequences are independent, so threads take whole sequences (for dW,
+// whole blocks of input channels, so the sums do not depend on the thread
+// count). xt is kept for the backward only when the weight needs a gradient.
 #pragma once
 
 #include <algorithm>
+#include <numeric>
 #include <vector>
 
 #include "loom/autograd/node.hpp"
-#include "loom/ops/matmul.hpp"
+#include "loom/ops/gemm.hpp"
+#include "loom/ops/packed_gemm.hpp"
 #include "loom/tensor/parallel.hpp"
 #include "loom/tensor/tensor.hpp"
 
@@ -41,73 +45,29 @@ namespace detail {
 
 struct Conv1dPlan {
     index_t batch, in_channels, length, out_channels, kernel, out_length;
-    index_t stride, pad_left, dilation;
-    index_t rows() const { return in_channels * kernel; }    // C_in·K
-    index_t cols() const { return batch * out_length; }     // B·T_out
+    index_t stride, pad_left, dilation, padded_length;
 };
 
-// The output positions t in [begin, end) for which t·s + k·d − pad_left lies in
-// [0, length); all other t of tap k read padding.
-inline void conv1d_valid_range(const Conv1dPlan& p, index_t k, index_t& begin, index_t& end) {
-    const index_t offset = k * p.dilation - p.pad_left;  // source index at t = 0
-    begin = offset >= 0 ? 0 : (-offset + p.stride - 1) / p.stride;
-    const index_t room = p.length - offset;               // need t·s < room
-    end = room <= 0 ? 0 : (room + p.stride - 1) / p.stride;
-    end = std::min(end, p.out_length);
-    begin = std::min(begin, end);
-}
-
-// Batch elements per parallel piece: enough that a piece has ~parallel_grain elements.
+// Sequences per parallel piece: enough that a piece has ~parallel_grain elements.
 inline index_t conv1d_grain(const Conv1dPlan& p) {
-    const index_t per_item = std::max<index_t>(1, p.rows() * p.out_length);
+    const index_t per_item = std::max<index_t>(1, p.in_channels * p.kernel * p.out_length);
     return std::max<index_t>(1, parallel_grain / per_item);
 }
 
+// xt[n] = x_pad[n]ᵀ: [C_in, T] -> [L_pad, C_in] with zero rows for the padding.
 template <typename T>
-void im2col_1d(const T* x, T* col, const Conv1dPlan& p) {
-    const index_t ld = p.cols();
-    parallel_for(p.batch, conv1d_grain(p), [&](index_t first, index_t last) {
-        for (index_t n = first; n < last; ++n)
-            for (index_t c = 0; c < p.in_channels; ++c) {
-                const T* src = x + (n * p.in_channels + c) * p.length;
-                for (index_t k = 0; k < p.kernel; ++k) {
-                    T* dst = col + (c * p.kernel + k) * ld + n * p.out_length;
-                    index_t begin, end;
-                    conv1d_valid_range(p, k, begin, end);
-                    const index_t offset = k * p.dilation - p.pad_left;
-                    std::fill(dst, dst + begin, T(0));
-                    if (p.stride == 1) std::copy(src + begin + offset, src + end + offset, dst + begin);
-                    else
-                        for (index_t t = begin; t < end; ++t) dst[t] = src[t * p.stride + offset];
-                    std::fill(dst + end, dst + p.out_length, T(0));
-                }
-            }
-    });
+void to_padded_channels_last(const T* x, T* xt, const Conv1dPlan& p, index_t n) {
+    const index_t C = p.in_channels;
+    T* seq = xt + n * p.padded_length * C;
+    std::fill(seq, seq + p.pad_left * C, T(0));
+    transpose_into(x + n * C * p.length, C, p.length, p.length, seq + p.pad_left * C, C);
+    std::fill(seq + (p.pad_left + p.length) * C, seq + p.padded_length * C, T(0));
 }
 
-// dx (zeroed by the caller) += col2im(dcol).
+// Row t of A_nk (see the top of the file) for t = 0: where tap k's rows start.
 template <typename T>
-void col2im_1d(const T* dcol, T* dx, const Conv1dPlan& p) {
-    const index_t ld = p.cols();
-    parallel_for(p.batch, conv1d_grain(p), [&](index_t first, index_t last) {
-        for (index_t n = first; n < last; ++n)
-            for (index_t c = 0; c < p.in_channels; ++c) {
-                T* dst = dx + (n * p.in_channels + c) * p.length;
-                for (index_t k = 0; k < p.kernel; ++k) {
-                    const T* src = dcol + (c * p.kernel + k) * ld + n * p.out_length;
-                    index_t begin, end;
-                    conv1d_valid_range(p, k, begin, end);
-                    const index_t offset = k * p.dilation - p.pad_left;
-                    if (p.stride == 1) {  // one contiguous run: a vectorised add
-                        using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
-                        Eigen::Map<Row>(dst + begin + offset, end - begin) +=
-                            Eigen::Map<const Row>(src + begin, end - begin);
-                    } else {
-                        for (index_t t = begin; t < end; ++t) dst[t * p.stride + offset] += src[t];
-                    }
-                }
-            }
-    });
+const T* tap_rows(const T* xt, const Conv1dPlan& p, index_t n, index_t k) {
+    return xt + (n * p.padded_length + k * p.dilation) * p.in_channels;
 }
 
 template <typename T>
@@ -146,53 +106,82 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
     p.pad_left = pad_left;
     p.dilation = dilation;
 
-    // Columns [C_in·K, B·T_out], then Y = W_ · col [C_out, B·T_out].
-    Tensor<T> col = Tensor<T>::empty(Shape{p.rows(), p.cols()});
-    im2col_1d(x.data(), col.data(), p);
-    Tensor<T> y_all = Tensor<T>::empty(Shape{p.out_channels, p.cols()});
-    gemm(p.out_channels, p.cols(), p.rows(), row_major(weight.data(), p.rows()), row_major(col.data(), p.cols()),
-         y_all.data(), p.cols(), false);
+    p.padded_length = padded;
+    const index_t C_in = p.in_channels, C_out = p.out_channels, K = p.kernel, T_out = p.out_length;
+    const index_t tap_stride = p.stride * C_in;  // between rows of A_nk
 
-    // Scatter to [B, C_out, T_out] and add the bias.
-    Tensor<T> out = Tensor<T>::empty(Shape{p.batch, p.out_channels, p.out_length});
-    for (index_t n = 0; n < p.batch; ++n)
-        for (index_t o = 0; o < p.out_channels; ++o) {
-            const T* src = y_all.data() + o * p.cols() + n * p.out_length;
-            T* dst = out.data() + (n * p.out_channels + o) * p.out_length;
-            const T b = bias.defined() ? bias.data()[o] : T(0);
-            for (index_t t = 0; t < p.out_length; ++t) dst[t] = src[t] + b;
+    Tensor<T> xt = Tensor<T>::empty(Shape{p.batch, padded, C_in});
+    std::vector<PackedMatrix<T>> w_taps_t;  // W_kᵀ [C_in, C_out], W_kᵀ(c, o) = W[o, c, k]
+    for (index_t k = 0; k < K; ++k) w_taps_t.push_back(PackedMatrix<T>::from({weight.data() + k, K, C_in * K}, C_in, C_out));
+    Tensor<T> out = Tensor<T>::empty(Shape{p.batch, C_out, T_out});
+    parallel_for(p.batch, conv1d_grain(p), [&](index_t first, index_t last) {
+        std::vector<T> yt(static_cast<std::size_t>(T_out * C_out));  // Yt[n]
+        for (index_t n = first; n < last; ++n) {
+            to_padded_channels_last(x.data(), xt.data(), p, n);
+            for (index_t t = 0; t < T_out; ++t)
+                if (bias.defined()) std::copy_n(bias.data(), C_out, yt.data() + t * C_out);
+                else std::fill_n(yt.data() + t * C_out, C_out, T(0));
+            for (index_t k = 0; k < K; ++k)
+                gemm_packed_accumulate(tap_rows(xt.data(), p, n, k), T_out, tap_stride, w_taps_t[k], yt.data(), C_out);
+            transpose_into(yt.data(), T_out, C_out, C_out, out.data() + n * C_out * T_out, T_out);
         }
+    });
 
     if (!needs_grad(x, weight, bias)) return out;
     const bool x_needs = x.requires_grad();
     const bool w_needs = weight.requires_grad();
     const bool b_needs = bias.requires_grad();
     record(out, "conv1d", {x, weight, bias},
-           [p, x_needs, w_needs, b_needs, col_saved = w_needs ? col : Tensor<T>(),
+           [p, x_needs, w_needs, b_needs, xt_saved = w_needs ? xt : Tensor<T>(),
             w_saved = x_needs ? weight.detach() : Tensor<T>()](const Tensor<T>& g) {
-               // dY [C_out, B·T_out] from g [B, C_out, T_out].
-               Tensor<T> dy = Tensor<T>::empty(Shape{p.out_channels, p.cols()});
-               for (index_t n = 0; n < p.batch; ++n)
-                   for (index_t o = 0; o < p.out_channels; ++o)
-                       std::copy_n(g.data() + (n * p.out_channels + o) * p.out_length, p.out_length,
-                                   dy.data() + o * p.cols() + n * p.out_length);
-               ConstMatrix<T> dy_map(dy.data(), p.out_channels, p.cols());
+               const index_t C_in = p.in_channels, C_out = p.out_channels, K = p.kernel, T_out = p.out_length;
+               const index_t tap_stride = p.stride * C_in;
+               Tensor<T> gt = Tensor<T>::empty(Shape{p.batch, T_out, C_out});  // Gt[n] = g[n]ᵀ
+               parallel_for(p.batch, conv1d_grain(p), [&](index_t first, index_t last) {
+                   for (index_t n = first; n < last; ++n)
+                       transpose_into(g.data() + n * C_out * T_out, C_out, T_out, T_out, gt.data() + n * T_out * C_out,
+                                      C_out);
+               });
                Tensor<T> dx, dw, db;
-               if (w_needs) {
-                   dw = Tensor<T>::empty(Shape{p.out_channels, p.in_channels, p.kernel});
-                   gemm(p.out_channels, p.rows(), p.cols(), row_major(dy.data(), p.cols()),  // dW = dY colᵀ
-                        row_major(col_saved.data(), p.cols(), true), dw.data(), p.rows(), false);
+               if (w_needs) {  // dW_kᵀ = Σ_n A_nkᵀ Gt[n], threads split the input channels
+                   Tensor<T> dw_t = Tensor<T>::zeros(Shape{K, C_in, C_out});
+                   parallel_for(C_in, 8, [&](index_t c0, index_t c1) {
+                       for (index_t k = 0; k < K; ++k)
+                           for (index_t n = 0; n < p.batch; ++n)
+                               gemm(c1 - c0, C_out, T_out, StridedMatrix<T>{tap_rows(xt_saved.data(), p, n, k) + c0, 1, tap_stride},
+                                    row_major(gt.data() + n * T_out * C_out, C_out), dw_t.data() + (k * C_in + c0) * C_out,
+                                    C_out, true);
+                   });
+                   dw = Tensor<T>::empty(Shape{C_out, C_in, K});
+                   for (index_t k = 0; k < K; ++k)
+                       for (index_t c = 0; c < C_in; ++c)
+                           for (index_t o = 0; o < C_out; ++o)
+                               dw.data()[(o * C_in + c) * K + k] = dw_t.data()[(k * C_in + c) * C_out + o];
                }
-               if (b_needs) {
-                   db = Tensor<T>::empty(Shape{p.out_channels});
-                   for (index_t o = 0; o < p.out_channels; ++o) db.data()[o] = dy_map.row(o).sum();
+               if (b_needs) {  // db[o] = Σ_{n,t} g[n, o, t]
+                   db = Tensor<T>::zeros(Shape{C_out});
+                   for (index_t n = 0; n < p.batch; ++n)
+                       for (index_t o = 0; o < C_out; ++o) {
+                           const T* row = g.data() + (n * C_out + o) * T_out;
+                           db.data()[o] += std::accumulate(row, row + T_out, T(0));
+                       }
                }
-               if (x_needs) {
-                   Tensor<T> dcol = Tensor<T>::empty(Shape{p.rows(), p.cols()});
-                   gemm(p.rows(), p.cols(), p.out_channels, row_major(w_saved.data(), p.rows(), true),  // dcol = Wᵀ dY
-                        row_major(dy.data(), p.cols()), dcol.data(), p.cols(), false);
-                   dx = Tensor<T>::zeros(Shape{p.batch, p.in_channels, p.length});
-                   col2im_1d(dcol.data(), dx.data(), p);
+               if (x_needs) {  // dxt[n] rows t·s + k·d += Gt[n] W_k, then dx[n] = unpadded rows ᵀ
+                   std::vector<PackedMatrix<T>> w_taps;  // W_k [C_out, C_in], W_k(o, c) = W[o, c, k]
+                   for (index_t k = 0; k < K; ++k)
+                       w_taps.push_back(PackedMatrix<T>::from({w_saved.data() + k, C_in * K, K}, C_out, C_in));
+                   dx = Tensor<T>::empty(Shape{p.batch, C_in, p.length});
+                   parallel_for(p.batch, conv1d_grain(p), [&](index_t first, index_t last) {
+                       std::vector<T> dxt(static_cast<std::size_t>(p.padded_length * C_in));
+                       for (index_t n = first; n < last; ++n) {
+                           std::fill(dxt.begin(), dxt.end(), T(0));
+                           for (index_t k = 0; k < K; ++k)
+                               gemm_packed_accumulate(gt.data() + n * T_out * C_out, T_out, C_out, w_taps[k],
+                                                      dxt.data() + k * p.dilation * C_in, tap_stride);
+                           transpose_into(dxt.data() + p.pad_left * C_in, p.length, C_in, C_in,
+                                          dx.data() + n * C_in * p.length, p.length);
+                       }
+                   });
                }
                return std::vector<Tensor<T>>{dx, dw, db};
            });

@@ -64,33 +64,41 @@ StridedMatrix<T> row_major(const T* data, index_t cols, bool transposed = false)
     return transposed ? StridedMatrix<T>{data, 1, cols} : StridedMatrix<T>{data, cols, 1};
 }
 
-// One panel of a transposed B (B(k, j) = data[k + j·col_stride], a row-major
-// W read as Wᵀ): S × S tiles go through registers, S columns of B loaded as
-// packets and transposed into S rows of the panel. Returns how many rows were
-// written (a multiple of S; the caller does the rest).
+// dst[j, i] = src[i, j] for a rows × cols block of a row-major matrix
+// (leading dimensions src_ld, dst_ld). S × S tiles go through registers
+// (S values of S rows loaded as packets, transposed with Eigen's ptranspose,
+// stored as S rows of dst); the edges are copied element by element.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wignored-attributes"  // PacketBlock<__m512, 16>: harmless, as in Eigen itself
 #endif
 template <typename T>
-index_t pack_transposed_panel(StridedMatrix<T> b, index_t first_row, index_t depth, index_t first_col, T* panel) {
+void transpose_into(const T* src, index_t rows, index_t cols, index_t src_ld, T* dst, index_t dst_ld) {
     using Packet = typename PacketInfo<T>::Packet;
-    constexpr index_t S = PacketInfo<T>::size, P = PacketInfo<T>::panel_width;
-    if constexpr (S == 1) {
-        return 0;  // no SIMD: the caller's scalar loop does it all
-    } else {
-        index_t k0 = 0;
-        for (; k0 + S <= depth; k0 += S)
-            for (index_t half = 0; half < P; half += S) {
+    using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    constexpr index_t S = PacketInfo<T>::size;
+    const index_t full_rows = S > 1 ? rows - rows % S : 0, full_cols = S > 1 ? cols - cols % S : 0;
+    if constexpr (S > 1) {
+        for (index_t i0 = 0; i0 < full_rows; i0 += S)
+            for (index_t j0 = 0; j0 < full_cols; j0 += S) {
                 Eigen::internal::PacketBlock<Packet, static_cast<int>(S)> tile;
-                for (index_t col = 0; col < S; ++col)
-                    tile.packet[col] = Eigen::internal::ploadu<Packet>(&b(first_row + k0, first_col + half + col));
+                for (index_t r = 0; r < S; ++r)
+                    tile.packet[r] = Eigen::internal::ploadu<Packet>(src + (i0 + r) * src_ld + j0);
                 Eigen::internal::ptranspose(tile);
-                for (index_t row = 0; row < S; ++row)
-                    Eigen::internal::pstore(panel + (k0 + row) * P + half, tile.packet[row]);
+                for (index_t r = 0; r < S; ++r) Eigen::internal::pstoreu(dst + (j0 + r) * dst_ld + i0, tile.packet[r]);
             }
-        return k0;
     }
+    // The edges: rows [r0, r1) × columns [c0, c1) of src, by Eigen.
+    auto edge = [&](index_t r0, index_t r1, index_t c0, index_t c1) {
+        if (r1 <= r0 || c1 <= c0) return;
+        Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>(dst + c0 * dst_ld + r0, c1 - c0, r1 - r0,
+                                                       Eigen::OuterStride<>(dst_ld)) =
+            Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>(src + r0 * src_ld + c0, r1 - r0, c1 - c0,
+                                                                 Eigen::OuterStride<>(src_ld))
+                .transpose();
+    };
+    edge(0, full_rows, full_cols, cols);
+    edge(full_rows, rows, 0, cols);
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
@@ -111,12 +119,14 @@ void pack_panels(StridedMatrix<T> b, index_t first_row, index_t depth, index_t n
                 std::memcpy(panel + k * P, &b(first_row + k, first_col), sizeof(T) * static_cast<std::size_t>(P));
             continue;
         }
-        index_t done = 0;  // rows of the panel written so far
-        if (b.row_stride == 1 && width == P) done = pack_transposed_panel(b, first_row, depth, first_col, panel);
-        // What is left (B strided, the last partial panel, the last rows of a
-        // transposed panel): walk B's columns, contiguous when B is transposed.
+        if (b.row_stride == 1 && width == P) {  // B = Wᵀ: the panel is a transposed block of W
+            transpose_into(&b(first_row, first_col), P, depth, b.col_stride, panel, P);
+            continue;
+        }
+        // What is left (B strided, or the last partial panel): walk B's
+        // columns, contiguous when B is transposed.
         for (index_t col = 0; col < P; ++col)
-            for (index_t k = done; k < depth; ++k)
+            for (index_t k = 0; k < depth; ++k)
                 panel[k * P + col] = col < width ? b(first_row + k, first_col + col) : T(0);
     }
 }

@@ -31,6 +31,9 @@ public:
     // B = W for a row-major W [k, n] (the backward product da · W_hh).
     static PackedMatrix plain(const T* w, index_t k, index_t n) { return PackedMatrix(StridedMatrix<T>{w, n, 1}, k, n); }
 
+    // Any B [k, n] given through strides (e.g. one tap W[:, :, tap] of a convolution's weight).
+    static PackedMatrix from(StridedMatrix<T> b, index_t k, index_t n) { return PackedMatrix(b, k, n); }
+
     static PackedMatrix empty() { return PackedMatrix(StridedMatrix<T>{nullptr, 0, 0}, 0, 0); }
 
     index_t rows() const { return rows_; }  // K
