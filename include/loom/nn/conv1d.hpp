@@ -34,6 +34,7 @@
 #include "loom/autograd/grad_mode.hpp"
 #include "loom/nn/module.hpp"
 #include "loom/ops/conv1d.hpp"
+#include "loom/ops/gemm.hpp"
 #include "loom/ops/transpose.hpp"
 
 namespace loom {
@@ -141,12 +142,12 @@ public:
                 for (index_t c = 0; c < in_channels; ++c) row[c * kernel_size + k] = source[c];
             }
         }
-        Tensor<T> y = Tensor<T>::empty(Shape{batch, out_channels});
-        detail::MutableMatrix<T> y_map(y.data(), batch, out_channels);
-        y_map.noalias() = detail::ConstMatrix<T>(window.data(), batch, taps) *
-                          detail::ConstMatrix<T>(weight.data(), out_channels, taps).transpose();
-        if (bias.defined())
-            y_map.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias.data(), out_channels);
+        Tensor<T> y = Tensor<T>::empty(Shape{batch, out_channels});  // y = window · W_ᵀ (+ b)
+        for (index_t n = 0; n < batch; ++n)
+            if (bias.defined()) std::copy_n(bias.data(), out_channels, y.data() + n * out_channels);
+            else std::fill_n(y.data() + n * out_channels, out_channels, T(0));
+        detail::gemm(batch, out_channels, taps, detail::row_major(window.data(), taps),
+                     detail::row_major(weight.data(), taps, true), y.data(), out_channels, true);
 
         if (span > 0) {  // x_t replaces x_{t−S}, which no later step reads
             const index_t slot = ring_slot(state.steps, span);

@@ -30,7 +30,6 @@
 #pragma once
 
 #include <algorithm>
-#include <numeric>
 #include <vector>
 
 #include "loom/autograd/node.hpp"
@@ -158,13 +157,13 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
                            for (index_t o = 0; o < C_out; ++o)
                                dw.data()[(o * C_in + c) * K + k] = dw_t.data()[(k * C_in + c) * C_out + o];
                }
-               if (b_needs) {  // db[o] = Σ_{n,t} g[n, o, t]
+               if (b_needs) {  // db = Σ_{n,t} Gt[n][t, :], row after row (vectorised across channels)
                    db = Tensor<T>::zeros(Shape{C_out});
-                   for (index_t n = 0; n < p.batch; ++n)
-                       for (index_t o = 0; o < C_out; ++o) {
-                           const T* row = g.data() + (n * C_out + o) * T_out;
-                           db.data()[o] += std::accumulate(row, row + T_out, T(0));
-                       }
+                   T* sums = db.data();
+                   for (index_t row = 0; row < p.batch * T_out; ++row) {
+                       const T* g_row = gt.data() + row * C_out;
+                       for (index_t o = 0; o < C_out; ++o) sums[o] += g_row[o];
+                   }
                }
                if (x_needs) {  // dxt[n] rows t·s + k·d += Gt[n] W_k, then dx[n] = unpadded rows ᵀ
                    std::vector<PackedMatrix<T>> w_taps;  // W_k [C_out, C_in], W_k(o, c) = W[o, c, k]

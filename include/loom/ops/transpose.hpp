@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "loom/autograd/node.hpp"
-#include "loom/ops/matmul.hpp"
+#include "loom/ops/gemm.hpp"
 #include "loom/tensor/tensor.hpp"
 
 namespace loom {
@@ -22,10 +22,8 @@ Tensor<T> transposed_copy(const Tensor<T>& x) {
     Shape out_shape = s.with(s.rank() - 2, cols).with(s.rank() - 1, rows);
     Tensor<T> out = Tensor<T>::empty(out_shape);
     const index_t batch = rows * cols == 0 ? 0 : x.numel() / (rows * cols);
-    for (index_t b = 0; b < batch; ++b) {
-        ConstMatrix<T> in(x.data() + b * rows * cols, rows, cols);
-        MutableMatrix<T>(out.data() + b * rows * cols, cols, rows) = in.transpose();
-    }
+    for (index_t b = 0; b < batch; ++b)
+        transpose_into(x.data() + b * rows * cols, rows, cols, cols, out.data() + b * rows * cols, rows);
     return out;
 }
 }  // namespace detail
