@@ -4,13 +4,15 @@
 // input x [32, 128, 64] (B, C, T), float, values uniform in [-1, 1).
 //
 //   BM_Conv1dCausal_Forward          layer(x) with recording off (NoGradGuard):
-//                                    im2col, one GEMM [128, 384] · [384, 2048],
-//                                    the scatter to [B, C_out, T] with the bias
+//                                    the channels-last copy of x, K = 3 shifted
+//                                    products [64, 128] · [128, 128] per sequence,
+//                                    the transpose back to [B, C_out, T] with the bias
 //   BM_Conv1dCausal_ForwardBackward  y = layer(x) with x and the parameters
 //                                    requiring grad, then y.backward(g) with g all
-//                                    ones: the forward plus dW = dY · colᵀ,
-//                                    dcol = Wᵀ · dY (two more GEMMs), db and col2im;
-//                                    the gradients are dropped after each iteration
+//                                    ones: the forward plus dW_kᵀ = Σ_n A_nkᵀ Gt[n]
+//                                    and dxt[n] += Gt[n] W_k (see ops/conv1d.hpp), db
+//                                    and the transposes; the gradients are dropped
+//                                    after each iteration
 //   BM_Conv1dCausal_Step/B           layer.step(x_t, state) for x_t [B, 128], B = 1
 //                                    and 5 (greedy / beam search): the gather of the
 //                                    K taps from the ring buffer, one product
@@ -18,10 +20,10 @@
 //                                    into the buffer; time per generated position
 //                                    (compare the forward's time / (B·T) above)
 //
-// Counter: FLOPS counts the multiply-adds of the GEMMs as 2 flops each
-// (2·C_out·C_in·K·B·T per GEMM; the forward has one, the backward two).
-// Threads: as configured (OMP_NUM_THREADS); Eigen splits the GEMMs and loom
-// splits im2col / col2im over the batch.
+// Counter: FLOPS counts the multiply-adds of the products as 2 flops each
+// (2·C_out·C_in·K·B·T for the forward; the backward has twice as many).
+// Threads: as configured (OMP_NUM_THREADS); threads take whole sequences (for
+// dW, whole blocks of input channels).
 //
 // Run: bench_conv1d --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>

@@ -7,8 +7,8 @@
 // Eigen's cap), so both sides may split one GEMM over the same threads.
 //
 //   BM_LoomMatmul        loom::matmul(a, b): checks and plans the shapes,
-//                        allocates a new output tensor, then runs one Eigen GEMM
-//                        on zero-copy maps of the data.
+//                        allocates a new output tensor, then runs loom's GEMM
+//                        (ops/gemm.hpp) on the data in place.
 //   BM_EigenMatmul       c.noalias() = a * b on Eigen::Matrix<float, Dynamic,
 //                        Dynamic, RowMajor>, with c allocated once outside the
 //                        timed loop: the floor loom is compared with.
@@ -22,7 +22,9 @@
 // time misses the other thread's work); printed as e.g. "FLOPS=88.2G/s".
 //
 // Goal (from the issue): Tensor overhead ≤ 5 %, i.e. BM_LoomMatmul's time is at
-// most 1.05 × BM_EigenMatmul's at every size and thread count.
+// most 1.05 × BM_EigenMatmul's at every size and thread count. Since loom has
+// its own GEMM, BM_LoomMatmul is usually the faster of the two (bench_gemm.cpp
+// compares the two GEMMs directly on the shapes of loom's training steps).
 //
 // Run: bench_matmul --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
