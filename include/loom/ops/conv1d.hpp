@@ -144,12 +144,22 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
                Tensor<T> dx, dw, db;
                if (w_needs) {  // dW_kᵀ = Σ_n A_nkᵀ Gt[n], threads split the input channels
                    Tensor<T> dw_t = Tensor<T>::zeros(Shape{K, C_in, C_out});
+                   constexpr index_t P = PacketInfo<T>::panel_width;
+                   const index_t panels = (C_out + P - 1) / P;
                    parallel_for(C_in, 8, [&](index_t c0, index_t c1) {
-                       for (index_t k = 0; k < K; ++k)
-                           for (index_t n = 0; n < p.batch; ++n)
-                               gemm(c1 - c0, C_out, T_out, StridedMatrix<T>{tap_rows(xt_saved.data(), p, n, k) + c0, 1, tap_stride},
-                                    row_major(gt.data() + n * T_out * C_out, C_out), dw_t.data() + (k * C_in + c0) * C_out,
-                                    C_out, true);
+                       // Gt[n] is packed once and serves all K taps.
+                       std::vector<T, Eigen::aligned_allocator<T>> packed(static_cast<std::size_t>(panels * T_out * P));
+                       for (index_t n = 0; n < p.batch; ++n) {
+                           pack_panels(row_major(gt.data() + n * T_out * C_out, C_out), 0, T_out, C_out, packed.data(), 0,
+                                       panels);
+                           for (index_t k = 0; k < K; ++k) {
+                               const StridedMatrix<T> a_t{tap_rows(xt_saved.data(), p, n, k), 1, tap_stride};  // A_nkᵀ
+                               for (index_t j = 0; j < panels; ++j)
+                                   panel_rows_product(a_t, c0, c1, packed.data() + j * T_out * P, T_out,
+                                                      dw_t.data() + k * C_in * C_out + j * P, C_out,
+                                                      std::min(P, C_out - j * P), true);
+                           }
+                       }
                    });
                    dw = Tensor<T>::empty(Shape{C_out, C_in, K});
                    for (index_t k = 0; k < K; ++k)
