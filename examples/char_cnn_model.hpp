@@ -6,9 +6,10 @@
 //                      causal_conv_l: Conv1d(C → C, kernel K, dilation 2^(l mod cycle), causal)
 //   logits = Linear(C → V)(h_L)                                         [B, T, V]
 //
-// act is ReLU or GELU. The stack runs in the channels-first layout [B, C, T]
-// of Conv1d::forward: one transpose after the embedding and one before the
-// head, instead of two per layer. Output t reads ids t − R + 1 … t, with the
+// act is ReLU or GELU. The stack runs in the channels-last layout [B, T, C] of
+// the embedding and the head, through Conv1d::forward_sequence, so no layer
+// transposes anything (the parameters are PyTorch's either way). Output t reads
+// ids t − R + 1 … t, with the
 // receptive field R = 1 + Σ_l (K − 1)·d_l (31 for K = 3 and dilations 1, 2, 4, 8).
 // Parameter names follow PyTorch (a ModuleList "convs" of nn.Conv1d):
 // "embedding.weight", "convs.0.weight", "convs.0.bias", …, "head.weight", "head.bias".
@@ -38,7 +39,6 @@
 #include <loom/ops/activation.hpp>
 #include <loom/ops/arithmetic.hpp>
 #include <loom/ops/softmax.hpp>
-#include <loom/ops/transpose.hpp>
 #include <loom/train/checkpoint.hpp>
 
 #include "model_metadata.hpp"
@@ -108,13 +108,13 @@ public:
         loom::detail::check(ids.rank() == 2, "char_cnn::CharCnnModel::forward: ids must be [batch, length], got ",
                             ids.shape());
         if (prime != nullptr) *prime = StepStates<T>(convs.size());
-        loom::Tensor<T> h = loom::transpose(embedding(ids));  // [B, C, T]
+        loom::Tensor<T> h = embedding(ids);  // [B, T, C]: channels-last all the way, no transposes
         for (std::size_t l = 0; l < convs.size(); ++l) {
             const loom::Conv1d<T>& conv = convs[l];
-            if (prime != nullptr) conv.prime(loom::transpose(h), (*prime)[l]);
-            h = loom::add(h, activate(conv(h)));
+            if (prime != nullptr) conv.prime(h, (*prime)[l]);
+            h = loom::add(h, activate(conv.forward_sequence(h)));
         }
-        return head(loom::transpose(h));
+        return head(h);
     }
 
     // Inference only (under NoGradGuard): one character per row, ids [B] ->

@@ -259,4 +259,73 @@ TEST_CASE("conv1d reports bad arguments naming the op and the shapes", "[conv1d]
     }
 }
 
+// The channels-last ops: x [B, T, C_in] -> [B, T_out, C_out].
+template <typename T>
+Tensor<T> run_channels_last(const Config& c, const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& b) {
+    return c.causal ? loom::causal_conv1d_channels_last(x, w, b, c.dilation)
+                    : loom::conv1d_channels_last(x, w, b, c.stride, c.padding, c.dilation);
+}
+
+TEMPLATE_TEST_CASE("conv1d_channels_last gives conv1d's values and gradients without the transposes",
+                   "[conv1d][channels_last]", float, double) {
+    using T = TestType;
+    std::vector<Config> all = configs();
+    // Big enough for whole SIMD tiles in every transpose and full row blocks in the products.
+    all.push_back({"larger, causal, dilation 2", 3, 20, 40, 36, 3, 1, 0, 2, true, true});
+    all.push_back({"larger, stride 2, padding 3", 2, 17, 45, 33, 4, 2, 3, 1, true, false});
+    std::uint64_t seed = 700;
+    for (const Config& c : all) {
+        INFO(c.name);
+        const Inputs inputs = make_inputs<T>(c, seed += 3);
+        Tensor<T> x = cast<T>(inputs[0]), w = cast<T>(inputs[1]);
+        Tensor<T> b = c.bias ? cast<T>(inputs[2]) : Tensor<T>();
+        Tensor<T> x_last = loom::transpose(x).detach();  // [B, T, C_in]
+        for (Tensor<T>* t : {&x, &w, &b, &x_last})
+            if (t->defined()) t->requires_grad_();
+
+        const Tensor<T> y = run(c, x, w, b);                          // [B, C_out, T_out]
+        const Tensor<T> y_last = run_channels_last(c, x_last, w, b);  // [B, T_out, C_out]
+        REQUIRE(y_last.shape() == loom::transpose(y).shape());
+        // The same computation inside, so the same bits.
+        CHECK(loom_test::max_abs_diff(y_last, loom::transpose(y).detach()) == 0.0);
+
+        // Backward with the same upstream gradient in each layout.
+        const Tensor<T> g = loom_test::random_tensor<T>(y.shape(), seed + 1);
+        y.backward(g);
+        const Tensor<T> dw = w.grad().clone(), db = c.bias ? b.grad().clone() : Tensor<T>();
+        w.zero_grad();
+        if (c.bias) b.zero_grad();
+        y_last.backward(loom::transpose(g).detach());
+        CHECK(loom_test::max_abs_diff(x_last.grad(), loom::transpose(x.grad()).detach()) == 0.0);
+        CHECK(loom_test::max_abs_diff(w.grad(), dw) == 0.0);
+        if (c.bias) CHECK(loom_test::max_abs_diff(b.grad(), db) == 0.0);
+    }
+}
+
+TEST_CASE("conv1d_channels_last gradients match finite differences", "[conv1d][channels_last][gradcheck]") {
+    std::uint64_t seed = 900;
+    for (const Config& c : configs()) {
+        INFO(c.name);
+        Inputs inputs = make_inputs<double>(c, seed += 3);
+        inputs[0] = loom::transpose(inputs[0]).detach();
+        for (auto& input : inputs) input.requires_grad_();
+        const auto fn = [c](const Inputs& in) {
+            return run_channels_last(c, in[0], in[1], c.bias ? in[2] : Tensor<double>());
+        };
+        LOOM_CHECK_GRADIENTS(fn, inputs);
+    }
+}
+
+TEST_CASE("conv1d_channels_last names its layout in errors", "[conv1d][channels_last][errors]") {
+    const auto w = loom_test::random_tensor<double>(Shape{4, 3, 3}, 1);
+    const auto channels_first = loom_test::random_tensor<double>(Shape{2, 3, 10}, 2);  // C_in in the wrong place
+    const std::string wrong = error_message([&] { loom::conv1d_channels_last(channels_first, w); });
+    INFO(wrong);
+    CHECK(contains(wrong, "loom::conv1d_channels_last: input has 10 channels but weight expects 3"));
+    const auto flat = loom_test::random_tensor<double>(Shape{2, 10}, 3);
+    const std::string rank = error_message([&] { loom::causal_conv1d_channels_last(flat, w); });
+    INFO(rank);
+    CHECK(contains(rank, "loom::causal_conv1d_channels_last: input must be [batch, length, in_channels]"));
+}
+
 }  // namespace ops_conv1d_test

@@ -8,7 +8,7 @@
 // Initialisation as PyTorch: W and b uniform in (−1/√(C_in·K), 1/√(C_in·K))
 // (kaiming_uniform with a = √5 gives exactly this bound for W).
 // forward_sequence takes the [B, T, C] layout of recurrent and attention models
-// and returns [B, T, C_out]; the two transposes are recorded ops.
+// and returns [B, T, C_out], through the channels-last ops (no transposes).
 // The maths and the backward are in loom/ops/conv1d.hpp.
 //
 // Incremental (streaming) inference for a causal layer, one time step at a time:
@@ -35,7 +35,6 @@
 #include "loom/nn/module.hpp"
 #include "loom/ops/conv1d.hpp"
 #include "loom/ops/gemm.hpp"
-#include "loom/ops/transpose.hpp"
 
 namespace loom {
 
@@ -116,7 +115,8 @@ public:
         detail::check(x.defined() && x.rank() == 3 && x.shape()[2] == in_channels,
                       "loom::Conv1d::forward_sequence: expected input [batch, length, ", in_channels, "], got ",
                       x.defined() ? x.shape() : Shape{});
-        return transpose(forward(transpose(x)));
+        return causal ? causal_conv1d_channels_last(x, weight, bias, dilation)
+                      : conv1d_channels_last(x, weight, bias, stride, padding, dilation);
     }
 
     // Inference only, causal layers only: one time step. x [B, C_in] is the

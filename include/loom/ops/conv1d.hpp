@@ -45,6 +45,7 @@ namespace detail {
 struct Conv1dPlan {
     index_t batch, in_channels, length, out_channels, kernel, out_length;
     index_t stride, pad_left, dilation, padded_length;
+    bool channels_last;  // x [B, T, C_in] and y [B, T_out, C_out] instead of [B, C, T]
 };
 
 // Sequences per parallel piece: enough that a piece has ~parallel_grain elements.
@@ -53,13 +54,15 @@ inline index_t conv1d_grain(const Conv1dPlan& p) {
     return std::max<index_t>(1, parallel_grain / per_item);
 }
 
-// xt[n] = x_pad[n]ᵀ: [C_in, T] -> [L_pad, C_in] with zero rows for the padding.
+// xt[n] = x_pad[n] channels-last, [L_pad, C_in], with zero rows for the
+// padding: a transpose of x[n] [C_in, T], or a copy when x is channels-last.
 template <typename T>
 void to_padded_channels_last(const T* x, T* xt, const Conv1dPlan& p, index_t n) {
     const index_t C = p.in_channels;
     T* seq = xt + n * p.padded_length * C;
     std::fill(seq, seq + p.pad_left * C, T(0));
-    transpose_into(x + n * C * p.length, C, p.length, p.length, seq + p.pad_left * C, C);
+    if (p.channels_last) std::copy_n(x + n * p.length * C, p.length * C, seq + p.pad_left * C);
+    else transpose_into(x + n * C * p.length, C, p.length, p.length, seq + p.pad_left * C, C);
     std::fill(seq + (p.pad_left + p.length) * C, seq + p.padded_length * C, T(0));
 }
 
@@ -71,15 +74,17 @@ const T* tap_rows(const T* xt, const Conv1dPlan& p, index_t n, index_t k) {
 
 template <typename T>
 Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
-                      index_t stride, index_t pad_left, index_t pad_right, index_t dilation) {
+                      index_t stride, index_t pad_left, index_t pad_right, index_t dilation, bool channels_last) {
     check(x.defined() && weight.defined(), op, ": input and weight must be defined tensors");
-    check(x.rank() == 3, op, ": input must be [batch, in_channels, length], got shape ", x.shape());
+    check(x.rank() == 3, op, ": input must be ",
+          channels_last ? "[batch, length, in_channels]" : "[batch, in_channels, length]", ", got shape ", x.shape());
     check(weight.rank() == 3, op, ": weight must be [out_channels, in_channels, kernel_size], got shape ",
           weight.shape());
     const Shape& xs = x.shape();
     const Shape& ws = weight.shape();
-    check(xs[1] == ws[1], op, ": input has ", xs[1], " channels but weight expects ", ws[1], " (input ", xs,
-          ", weight ", ws, ")");
+    const index_t in_channels = channels_last ? xs[2] : xs[1], length = channels_last ? xs[1] : xs[2];
+    check(in_channels == ws[1], op, ": input has ", in_channels, " channels but weight expects ", ws[1], " (input ",
+          xs, ", weight ", ws, ")");
     check(ws[2] >= 1, op, ": kernel_size must be at least 1, got weight ", ws);
     if (bias.defined())
         check(bias.rank() == 1 && bias.shape()[0] == ws[0], op, ": bias must be [", ws[0],
@@ -90,14 +95,15 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
     check(pad_left >= 0 && pad_right >= 0, op, ": padding must be non-negative, got ", pad_left, " left and ",
           pad_right, " right (input ", xs, ", weight ", ws, ")");
     const index_t span = dilation * (ws[2] - 1) + 1;  // receptive field of one output
-    const index_t padded = xs[2] + pad_left + pad_right;
+    const index_t padded = length + pad_left + pad_right;
     check(padded >= span, op, ": input ", xs, " padded to length ", padded, " is shorter than the kernel's span ",
           span, " (weight ", ws, ", dilation ", dilation, ")");
 
     Conv1dPlan p{};
     p.batch = xs[0];
-    p.in_channels = xs[1];
-    p.length = xs[2];
+    p.in_channels = in_channels;
+    p.length = length;
+    p.channels_last = channels_last;
     p.out_channels = ws[0];
     p.kernel = ws[2];
     p.out_length = (padded - span) / stride + 1;
@@ -112,17 +118,19 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
     Tensor<T> xt = Tensor<T>::empty(Shape{p.batch, padded, C_in});
     std::vector<PackedMatrix<T>> w_taps_t;  // W_kᵀ [C_in, C_out], W_kᵀ(c, o) = W[o, c, k]
     for (index_t k = 0; k < K; ++k) w_taps_t.push_back(PackedMatrix<T>::from({weight.data() + k, K, C_in * K}, C_in, C_out));
-    Tensor<T> out = Tensor<T>::empty(Shape{p.batch, C_out, T_out});
+    Tensor<T> out = Tensor<T>::empty(channels_last ? Shape{p.batch, T_out, C_out} : Shape{p.batch, C_out, T_out});
     parallel_for(p.batch, conv1d_grain(p), [&](index_t first, index_t last) {
-        std::vector<T> yt(static_cast<std::size_t>(T_out * C_out));  // Yt[n]
+        std::vector<T> buffer(channels_last ? 0 : static_cast<std::size_t>(T_out * C_out));
         for (index_t n = first; n < last; ++n) {
             to_padded_channels_last(x.data(), xt.data(), p, n);
+            // Yt[n]: the output itself when it is channels-last, else a buffer transposed at the end.
+            T* yt = channels_last ? out.data() + n * T_out * C_out : buffer.data();
             for (index_t t = 0; t < T_out; ++t)
-                if (bias.defined()) std::copy_n(bias.data(), C_out, yt.data() + t * C_out);
-                else std::fill_n(yt.data() + t * C_out, C_out, T(0));
+                if (bias.defined()) std::copy_n(bias.data(), C_out, yt + t * C_out);
+                else std::fill_n(yt + t * C_out, C_out, T(0));
             for (index_t k = 0; k < K; ++k)
-                gemm_packed_accumulate(tap_rows(xt.data(), p, n, k), T_out, tap_stride, w_taps_t[k], yt.data(), C_out);
-            transpose_into(yt.data(), T_out, C_out, C_out, out.data() + n * C_out * T_out, T_out);
+                gemm_packed_accumulate(tap_rows(xt.data(), p, n, k), T_out, tap_stride, w_taps_t[k], yt, C_out);
+            if (!channels_last) transpose_into(yt, T_out, C_out, C_out, out.data() + n * C_out * T_out, T_out);
         }
     });
 
@@ -135,12 +143,16 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
             w_saved = x_needs ? weight.detach() : Tensor<T>()](const Tensor<T>& g) {
                const index_t C_in = p.in_channels, C_out = p.out_channels, K = p.kernel, T_out = p.out_length;
                const index_t tap_stride = p.stride * C_in;
-               Tensor<T> gt = Tensor<T>::empty(Shape{p.batch, T_out, C_out});  // Gt[n] = g[n]ᵀ
-               parallel_for(p.batch, conv1d_grain(p), [&](index_t first, index_t last) {
-                   for (index_t n = first; n < last; ++n)
-                       transpose_into(g.data() + n * C_out * T_out, C_out, T_out, T_out, gt.data() + n * T_out * C_out,
-                                      C_out);
-               });
+               // Gt[n] [T_out, C_out]: g itself when channels-last, else g[n]ᵀ.
+               Tensor<T> gt = g;
+               if (!p.channels_last) {
+                   gt = Tensor<T>::empty(Shape{p.batch, T_out, C_out});
+                   parallel_for(p.batch, conv1d_grain(p), [&](index_t first, index_t last) {
+                       for (index_t n = first; n < last; ++n)
+                           transpose_into(g.data() + n * C_out * T_out, C_out, T_out, T_out,
+                                          gt.data() + n * T_out * C_out, C_out);
+                   });
+               }
                Tensor<T> dx, dw, db;
                if (w_needs) {  // dW_kᵀ = Σ_n A_nkᵀ Gt[n], threads split the input channels
                    Tensor<T> dw_t = Tensor<T>::zeros(Shape{K, C_in, C_out});
@@ -179,7 +191,8 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
                    std::vector<PackedMatrix<T>> w_taps;  // W_k [C_out, C_in], W_k(o, c) = W[o, c, k]
                    for (index_t k = 0; k < K; ++k)
                        w_taps.push_back(PackedMatrix<T>::from({w_saved.data() + k, C_in * K, K}, C_out, C_in));
-                   dx = Tensor<T>::empty(Shape{p.batch, C_in, p.length});
+                   dx = Tensor<T>::empty(p.channels_last ? Shape{p.batch, p.length, C_in}
+                                                         : Shape{p.batch, C_in, p.length});
                    parallel_for(p.batch, conv1d_grain(p), [&](index_t first, index_t last) {
                        std::vector<T> dxt(static_cast<std::size_t>(p.padded_length * C_in));
                        for (index_t n = first; n < last; ++n) {
@@ -187,8 +200,9 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
                            for (index_t k = 0; k < K; ++k)
                                gemm_packed_accumulate(gt.data() + n * T_out * C_out, T_out, C_out, w_taps[k],
                                                       dxt.data() + k * p.dilation * C_in, tap_stride);
-                           transpose_into(dxt.data() + p.pad_left * C_in, p.length, C_in, C_in,
-                                          dx.data() + n * C_in * p.length, p.length);
+                           const T* unpadded = dxt.data() + p.pad_left * C_in;
+                           if (p.channels_last) std::copy_n(unpadded, p.length * C_in, dx.data() + n * p.length * C_in);
+                           else transpose_into(unpadded, p.length, C_in, C_in, dx.data() + n * C_in * p.length, p.length);
                        }
                    });
                }
@@ -205,18 +219,43 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
 template <typename T>
 Tensor<T> conv1d(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias = Tensor<T>(),
                  index_t stride = 1, index_t padding = 0, index_t dilation = 1) {
-    return detail::conv1d_impl("loom::conv1d", x, weight, bias, stride, padding, padding, dilation);
+    return detail::conv1d_impl("loom::conv1d", x, weight, bias, stride, padding, padding, dilation, false);
 }
+
+namespace detail {
+// (K−1)·dilation, formed only once the shapes and dilation are known to be valid
+// (the op's checks then report what is wrong).
+template <typename T>
+index_t causal_padding(const Tensor<T>& weight, index_t dilation) {
+    const bool shapes_ok = weight.defined() && weight.rank() == 3 && weight.shape()[2] >= 1 && dilation >= 1;
+    return shapes_ok ? (weight.shape()[2] - 1) * dilation : 0;
+}
+}  // namespace detail
 
 // Causal convolution: (K−1)·dilation zeros on the left, none on the right,
 // stride 1, so y has the input's length T and y[.., t] depends on x[.., ≤ t].
 template <typename T>
 Tensor<T> causal_conv1d(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias = Tensor<T>(),
                         index_t dilation = 1) {
-    // (K−1)·dilation is only formed once the shapes and dilation are known to be valid.
-    const bool shapes_ok = weight.defined() && weight.rank() == 3 && weight.shape()[2] >= 1 && dilation >= 1;
-    const index_t pad = shapes_ok ? (weight.shape()[2] - 1) * dilation : 0;
-    return detail::conv1d_impl("loom::causal_conv1d", x, weight, bias, 1, pad, 0, dilation);
+    return detail::conv1d_impl("loom::causal_conv1d", x, weight, bias, 1, detail::causal_padding(weight, dilation), 0,
+                               dilation, false);
+}
+
+// The same two ops on the channels-last layout of sequence models: x [B, T, C_in]
+// -> [B, T_out, C_out], the same weight [C_out, C_in, K]. Equal to
+// transpose(conv1d(transpose(x), ...)) without the two transposes (the
+// computation is channels-last inside either way; see the top of the file).
+template <typename T>
+Tensor<T> conv1d_channels_last(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias = Tensor<T>(),
+                               index_t stride = 1, index_t padding = 0, index_t dilation = 1) {
+    return detail::conv1d_impl("loom::conv1d_channels_last", x, weight, bias, stride, padding, padding, dilation, true);
+}
+
+template <typename T>
+Tensor<T> causal_conv1d_channels_last(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias = Tensor<T>(),
+                                      index_t dilation = 1) {
+    return detail::conv1d_impl("loom::causal_conv1d_channels_last", x, weight, bias, 1,
+                               detail::causal_padding(weight, dilation), 0, dilation, true);
 }
 
 }  // namespace loom

@@ -52,7 +52,7 @@ Tensor<T> cross_entropy(const Tensor<T>& logits, const IndexTensor& targets, ind
     std::vector<T> row_loss(static_cast<std::size_t>(rows), T(0));
     detail::for_each_row(rows, classes, [&](index_t r) {
         const T row_max = x.row(r).maxCoeff();
-        p.row(r).array() = detail::exp_shifted(x.row(r).array() - row_max);
+        detail::exp_shifted_row(logits.data() + r * classes, row_max, probabilities.data() + r * classes, classes);
         const T total = p.row(r).sum();
         p.row(r) /= total;
         const index_t t = targets[r];

@@ -31,17 +31,22 @@ void for_each_row(index_t rows, index_t cols, Fn fn) {
                  });
 }
 
-// e^s for shifted logits s = x - max (all <= 0), as an Eigen expression.
-// Eigen's vectorised exp clamps its argument (near -88.7 in float, -709.8 in
-// double), so e^(-inf) would come out as a tiny positive number, not 0, and a
-// position masked with -inf would keep a sliver of probability. Exponents below
-// log(smallest normal number) are therefore set to exactly 0; the row's sum
-// holds e^0 = 1 from the max, so this changes no result by more than rounding.
-template <typename Shifted>
-auto exp_shifted(const Shifted& shifted) {
-    using T = typename Shifted::Scalar;
-    static const T underflow = std::log(std::numeric_limits<T>::min());
-    return (shifted < underflow).select(T(0), shifted.exp());
+// out[j] = e^(x[j] − shift) for one row of n values (shift = the row's max, so
+// every exponent is <= 0). Eigen's vectorised exp clamps its argument (near
+// -88.7 in float, -709.8 in double), so e^(-inf) would come out as a tiny
+// positive number, not 0, and a position masked with -inf would keep a sliver
+// of probability. Exponents below log(smallest normal number) are therefore set
+// to exactly 0 in a second pass; the row's sum holds e^0 = 1 from the max, so
+// this changes no result by more than rounding. (An Eigen select() would do
+// both in one expression, but Eigen 3.4 does not vectorise select, and the
+// exp would then run one scalar call per element.)
+template <typename T>
+void exp_shifted_row(const T* x, T shift, T* out, index_t n) {
+    using Row = Eigen::Array<T, 1, Eigen::Dynamic>;
+    Eigen::Map<Row>(out, n) = (Eigen::Map<const Row>(x, n) - shift).exp();
+    const T underflow = std::log(std::numeric_limits<T>::min());
+    for (index_t j = 0; j < n; ++j)
+        if (x[j] - shift < underflow) out[j] = T(0);
 }
 
 template <typename T>
@@ -50,14 +55,14 @@ Tensor<T> softmax_rows(const Tensor<T>& x, bool log_space) {
     auto in = x.matrix();
     auto result = out.matrix();
     if (x.numel() == 0) return out;
-    for_each_row(in.rows(), in.cols(), [&](index_t r) {
+    const index_t cols = in.cols();
+    for_each_row(in.rows(), cols, [&](index_t r) {
         const T row_max = in.row(r).maxCoeff();
-        auto shifted = (in.row(r).array() - row_max);
-        if (log_space) {
-            const T log_sum = std::log(exp_shifted(shifted).sum());
-            result.row(r).array() = shifted - log_sum;
+        exp_shifted_row(x.data() + r * cols, row_max, out.data() + r * cols, cols);
+        if (log_space) {  // the exponentials were only needed for their sum
+            const T log_sum = std::log(result.row(r).sum());
+            result.row(r).array() = in.row(r).array() - row_max - log_sum;
         } else {
-            result.row(r).array() = exp_shifted(shifted);
             result.row(r) /= result.row(r).sum();
         }
     });
