@@ -45,6 +45,7 @@
 
 #include "loom/autograd/node.hpp"
 #include "loom/ops/gemm.hpp"
+#include "loom/ops/packed_gemm.hpp"
 #include "loom/tensor/error.hpp"
 #include "loom/tensor/index_tensor.hpp"
 #include "loom/tensor/parallel.hpp"
@@ -136,6 +137,48 @@ void prefix_softmax_row(T* row, index_t length, index_t visible) {
     std::fill(row + visible, row + length, T(0));
 }
 
+// Causal attention's products on one (sequence, head) pair skip the work the
+// mask makes zero. P, A = P ⊙ M and dS are lower triangular (row i is zero past
+// column i), and the scores S and dA are only read on and below the diagonal.
+// With the second factor packed into column panels (packed_gemm.hpp), for
+// blocks of R rows [r0, r1):
+//   C = L · B   (O = A V, dQ = s·dS K):    row block r0..r1 needs k < r1 only
+//   C = Lᵀ · B  (dV = Aᵀ dO, dK = s·dSᵀ Q): row block r0..r1 needs k >= r0 only
+//   C = X · Yᵀ, lower part (S = Q Kᵀ, dA = dO Vᵀ): the panel of columns jP.. is
+//       needed by rows i >= jP only (entries above the diagonal inside that
+//       panel are computed and then ignored by the softmax)
+// which does about half of the multiply-adds of the full products.
+template <typename T>
+void lower_times(const T* lower, index_t length, const PackedMatrix<T>& b, T* c, index_t ldc) {
+    constexpr index_t P = PacketInfo<T>::panel_width, R = PacketInfo<T>::rows;
+    for (index_t j = 0; j < b.panels(); ++j)
+        for (index_t r0 = 0; r0 < length; r0 += R) {
+            const index_t r1 = std::min(r0 + R, length);
+            panel_rows_product(row_major(lower, length), r0, r1, b.panel(j), r1, c + j * P, ldc,
+                               std::min(P, b.cols() - j * P), false);
+        }
+}
+
+template <typename T>
+void lower_transposed_times(const T* lower, index_t length, const PackedMatrix<T>& b, T* c, index_t ldc) {
+    constexpr index_t P = PacketInfo<T>::panel_width, R = PacketInfo<T>::rows;
+    for (index_t j = 0; j < b.panels(); ++j)
+        for (index_t r0 = 0; r0 < length; r0 += R) {
+            // Lᵀ(r, k) = L[k, r], with k counted from r0: rows r0.. of L are read from there on.
+            const StridedMatrix<T> lower_t{lower + r0 * length, 1, length};
+            panel_rows_product(lower_t, r0, std::min(r0 + R, length), b.panel(j) + r0 * P, length - r0, c + j * P,
+                               ldc, std::min(P, b.cols() - j * P), false);
+        }
+}
+
+template <typename T>
+void times_transposed_lower(StridedMatrix<T> x, index_t length, const PackedMatrix<T>& y_t, T* c, index_t ldc) {
+    constexpr index_t P = PacketInfo<T>::panel_width;
+    for (index_t j = 0; j < y_t.panels(); ++j)
+        panel_rows_product(x, j * P, length, y_t.panel(j), y_t.rows(), c + j * P, ldc, std::min(P, y_t.cols() - j * P),
+                           false);
+}
+
 // Pairs (b, h) per parallel piece: roughly parallel_grain multiply-adds each.
 inline index_t attention_grain(const AttentionDims& d) {
     const index_t per_pair = std::max<index_t>(1, 2 * d.square() * d.head_dim);
@@ -180,11 +223,15 @@ Tensor<T> attention(const Tensor<T>& qkv, index_t num_heads, const AttentionOpti
                 const detail::StridedMatrix<T> q{base, ld_qkv, 1}, k_t{base + d.model_dim, 1, ld_qkv},
                     v{base + 2 * d.model_dim, ld_qkv, 1};
                 T* p_data = probs_data + pair * d.square();
-                detail::gemm(T_, T_, D, q, k_t, p_data, T_, false);  // S = Q Kᵀ (scaled below)
+                if (options.causal)  // S = Q Kᵀ (scaled below), on and below the diagonal
+                    detail::times_transposed_lower(q, T_, detail::PackedMatrix<T>::from(k_t, D, T_), p_data, T_);
+                else
+                    detail::gemm(T_, T_, D, q, k_t, p_data, T_, false);
                 detail::StridedMap<T> p(p_data, T_, T_, Eigen::OuterStride<>(T_));
-                p *= scale;
                 const index_t* pad = has_padding ? padding.data() + b * T_ : nullptr;
                 for (index_t i = 0; i < T_; ++i) {
+                    // Only the keys row i may see are scaled (and read); the softmax zeroes the rest.
+                    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(p_data + i * T_, options.causal ? i + 1 : T_) *= scale;
                     if (!pad) {
                         detail::prefix_softmax_row(p_data + i * T_, T_, options.causal ? i + 1 : T_);
                         continue;
@@ -199,14 +246,16 @@ Tensor<T> attention(const Tensor<T>& qkv, index_t num_heads, const AttentionOpti
                     dropped = p.array() * m.array();
                     weights = dropped.data();
                 }
-                detail::gemm(T_, D, T_, detail::row_major(weights, T_), v, out_data + b * T_ * ld_out + h * D, ld_out,
-                             false);
+                T* o = out_data + b * T_ * ld_out + h * D;
+                if (options.causal) detail::lower_times(weights, T_, detail::PackedMatrix<T>::from(v, T_, D), o, ld_out);
+                else detail::gemm(T_, D, T_, detail::row_major(weights, T_), v, o, ld_out, false);
             }
         });
     }
 
     if (needs_grad(qkv)) {
-        record(out, "attention", {qkv}, [qkv_saved = qkv.detach(), probs, keep_mask, d, scale](const Tensor<T>& dout) {
+        record(out, "attention", {qkv}, [qkv_saved = qkv.detach(), probs, keep_mask, d, scale,
+                                         causal = options.causal](const Tensor<T>& dout) {
             const index_t T_ = d.length, D = d.head_dim, ld_qkv = d.qkv_stride(), ld_out = d.model_dim;
             Tensor<T> dqkv = Tensor<T>::empty(qkv_saved.shape());
             if (dqkv.numel() == 0) return std::vector<Tensor<T>>{dqkv};
@@ -216,7 +265,9 @@ Tensor<T> attention(const Tensor<T>& qkv, index_t num_heads, const AttentionOpti
             const T* mask_data = keep_mask.defined() ? keep_mask.data() : nullptr;
             T* dqkv_data = dqkv.data();
             parallel_for(d.pairs(), detail::attention_grain(d), [&](index_t first, index_t last) {
-                detail::RowMajorMatrix<T> dp(T_, T_);  // dA, then dP, then dS
+                // dA, then dP, then dS. Zeroed once: the causal path never writes
+                // above the diagonal, which must then read as 0, not as garbage.
+                detail::RowMajorMatrix<T> dp = detail::RowMajorMatrix<T>::Zero(T_, T_);
                 detail::RowMajorMatrix<T> dropped;     // A = P ⊙ M, with dropout only
                 for (index_t pair = first; pair < last; ++pair) {
                     const index_t b = pair / d.heads, h = pair % d.heads;
@@ -231,8 +282,11 @@ Tensor<T> attention(const Tensor<T>& qkv, index_t num_heads, const AttentionOpti
                     const T* p_data = probs_data + pair * d.square();
                     detail::ConstStridedMap<T> p(p_data, T_, T_, Eigen::OuterStride<>(T_));
 
-                    detail::gemm(T_, T_, D, d_o, detail::StridedMatrix<T>{v, 1, ld_qkv}, dp.data(), T_,
-                                 false);  // dA = dO Vᵀ
+                    const detail::StridedMatrix<T> v_t{v, 1, ld_qkv};
+                    if (causal)  // dA = dO Vᵀ
+                        detail::times_transposed_lower(d_o, T_, detail::PackedMatrix<T>::from(v_t, D, T_), dp.data(), T_);
+                    else
+                        detail::gemm(T_, T_, D, d_o, v_t, dp.data(), T_, false);
                     const T* weights = p_data;  // A = P (⊙ M with dropout)
                     if (mask_data) {
                         detail::ConstStridedMap<T> m(mask_data + pair * d.square(), T_, T_, Eigen::OuterStride<>(T_));
@@ -240,15 +294,22 @@ Tensor<T> attention(const Tensor<T>& qkv, index_t num_heads, const AttentionOpti
                         weights = dropped.data();
                         dp.array() *= m.array();  // dP = dA ⊙ M
                     }
-                    detail::gemm(T_, D, T_, detail::row_major(weights, T_, true), d_o, dv, ld_qkv, false);  // dV = Aᵀ dO
+                    if (causal)  // dV = Aᵀ dO
+                        detail::lower_transposed_times(weights, T_, detail::PackedMatrix<T>::from(d_o, T_, D), dv, ld_qkv);
+                    else
+                        detail::gemm(T_, D, T_, detail::row_major(weights, T_, true), d_o, dv, ld_qkv, false);
                     // s · dS = s · P ⊙ (dP − rowsum(dP ⊙ P)); the scale of S = s · Q Kᵀ
                     // goes into dS once instead of into dQ and dK.
                     const Eigen::Matrix<T, Eigen::Dynamic, 1> row_dot = (dp.array() * p.array()).rowwise().sum();
                     dp.array() = scale * p.array() * (dp.array().colwise() - row_dot.array());
-                    detail::gemm(T_, D, T_, detail::row_major(dp.data(), T_), detail::StridedMatrix<T>{k, ld_qkv, 1}, dq,
-                                 ld_qkv, false);  // dQ = s · dS K
-                    detail::gemm(T_, D, T_, detail::row_major(dp.data(), T_, true), detail::StridedMatrix<T>{q, ld_qkv, 1},
-                                 dk, ld_qkv, false);  // dK = s · dSᵀ Q
+                    const detail::StridedMatrix<T> k_m{k, ld_qkv, 1}, q_m{q, ld_qkv, 1};
+                    if (causal) {
+                        detail::lower_times(dp.data(), T_, detail::PackedMatrix<T>::from(k_m, T_, D), dq, ld_qkv);
+                        detail::lower_transposed_times(dp.data(), T_, detail::PackedMatrix<T>::from(q_m, T_, D), dk, ld_qkv);
+                    } else {
+                        detail::gemm(T_, D, T_, detail::row_major(dp.data(), T_), k_m, dq, ld_qkv, false);  // dQ = s · dS K
+                        detail::gemm(T_, D, T_, detail::row_major(dp.data(), T_, true), q_m, dk, ld_qkv, false);  // dK = s · dSᵀ Q
+                    }
                 }
             });
             return std::vector<Tensor<T>>{dqkv};
