@@ -48,6 +48,7 @@ const std::vector<Config>& configs() {
         {"K 1, stride 2, padding 1", 2, 3, 6, 2, 1, 2, 1, 1, true, false},
         {"no bias", 2, 3, 8, 4, 3, 1, 1, 1, false, false},
         {"causal, no bias", 2, 3, 8, 2, 2, 1, 0, 3, false, true},
+        {"taps 0 and 2 read only padding", 2, 3, 2, 2, 3, 1, 5, 4, true, false},
     };
     return all;
 }

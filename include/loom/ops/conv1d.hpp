@@ -8,22 +8,26 @@
 // where x_pad is x with p zeros on each side. causal_conv1d pads (K−1)·d zeros
 // on the left only and uses s = 1, so T_out = T and y[.., t] reads x[.., ≤ t].
 //
-// Computed as K shifted matrix products on a channels-last copy of the input,
-//   xt [B, L_pad, C_in],   xt[n, j, c] = x_pad[n, c, j]   (L_pad = T + both paddings)
-// Output t of tap k reads row t·s + k·d of xt[n], so for one sequence n and one
+// Computed as K shifted matrix products on the channels-last input
+//   xt [B, T, C_in],   xt[n, j, c] = x[n, c, j]
+// (x itself for the channels-last ops, a transposed copy otherwise). Output t of
+// tap k reads row t·s + k·d − p_left of xt[n], so for one sequence n and one
 // tap k the rows it reads form a plain strided matrix (row stride s·C_in):
-//   A_nk [T_out, C_in],    A_nk[t, :] = xt[n, t·s + k·d, :]
+//   A_nk [T_out, C_in],    A_nk[t, :] = xt[n, t·s + k·d − p_left, :]
+// where rows that fall on padding are zero: the products simply skip those
+// outputs for that tap (tap_rows), so padding costs neither memory nor time.
 // and with W_k = W[:, :, k] [C_out, C_in] (a strided view of W):
 //   Yt[n] = 1 bᵀ + Σ_k A_nk · W_kᵀ            Yt[n] [T_out, C_out],  y[n] = Yt[n]ᵀ
 // Backward, with Gt[n] = g[n]ᵀ [T_out, C_out] (g = dL/dy):
 //   dW_kᵀ = Σ_n A_nkᵀ · Gt[n]                [C_in, C_out]  (sums over batch and time)
 //   db    = Σ_{n,t} Gt[n][t, :]
-//   dxt[n] rows t·s + k·d += Gt[n] · W_k      (the rows A_nk was read from), and
-//   dx[n] = the unpadded rows of dxt[n], transposed back to [C_in, T]
+//   dxt[n] rows t·s + k·d − p_left += Gt[n] · W_k   (the rows A_nk was read from),
+//   dx[n] = dxt[n], transposed back to [C_in, T] unless channels-last
 // Compared with im2col (one GEMM on a [C_in·K, B·T_out] copy of the input with
 // every tap written out), nothing is copied K times: the products read xt in
 // place, W_k is packed once per call (packed_gemm.hpp), and the only copies are
-// the four transposes between [C, T] and channels-last, done in SIMD tiles.
+// the transposes between [C, T] and channels-last (SIMD tiles), none at all
+// for the channels-last ops.
 // The sequences are independent, so threads take whole sequences (for dW,
 // whole blocks of input channels, so the sums do not depend on the thread
 // count). xt is kept for the backward only when the weight needs a gradient.
@@ -44,7 +48,7 @@ namespace detail {
 
 struct Conv1dPlan {
     index_t batch, in_channels, length, out_channels, kernel, out_length;
-    index_t stride, pad_left, dilation, padded_length;
+    index_t stride, pad_left, dilation;
     bool channels_last;  // x [B, T, C_in] and y [B, T_out, C_out] instead of [B, C, T]
 };
 
@@ -54,22 +58,21 @@ inline index_t conv1d_grain(const Conv1dPlan& p) {
     return std::max<index_t>(1, parallel_grain / per_item);
 }
 
-// xt[n] = x_pad[n] channels-last, [L_pad, C_in], with zero rows for the
-// padding: a transpose of x[n] [C_in, T], or a copy when x is channels-last.
-template <typename T>
-void to_padded_channels_last(const T* x, T* xt, const Conv1dPlan& p, index_t n) {
-    const index_t C = p.in_channels;
-    T* seq = xt + n * p.padded_length * C;
-    std::fill(seq, seq + p.pad_left * C, T(0));
-    if (p.channels_last) std::copy_n(x + n * p.length * C, p.length * C, seq + p.pad_left * C);
-    else transpose_into(x + n * C * p.length, C, p.length, p.length, seq + p.pad_left * C, C);
-    std::fill(seq + (p.pad_left + p.length) * C, seq + p.padded_length * C, T(0));
-}
+// The rows of tap k that read the input rather than padding: outputs t in
+// [begin, end), those with 0 <= t·s + k·d − pad_left < T. The other outputs
+// of this tap would multiply zeros, so the products skip them.
+struct TapRows {
+    index_t begin, end;
+    index_t first_source;  // t·s + k·d − pad_left at t = begin
+};
 
-// Row t of A_nk (see the top of the file) for t = 0: where tap k's rows start.
-template <typename T>
-const T* tap_rows(const T* xt, const Conv1dPlan& p, index_t n, index_t k) {
-    return xt + (n * p.padded_length + k * p.dilation) * p.in_channels;
+inline TapRows tap_rows(const Conv1dPlan& p, index_t k) {
+    const index_t offset = k * p.dilation - p.pad_left;  // source row at t = 0
+    index_t begin = offset >= 0 ? 0 : (-offset + p.stride - 1) / p.stride;
+    const index_t room = p.length - offset;               // need t·s < room
+    index_t end = room <= 0 ? 0 : std::min(p.out_length, (room + p.stride - 1) / p.stride);
+    begin = std::min(begin, end);
+    return {begin, end, begin * p.stride + offset};
 }
 
 template <typename T>
@@ -111,25 +114,30 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
     p.pad_left = pad_left;
     p.dilation = dilation;
 
-    p.padded_length = padded;
     const index_t C_in = p.in_channels, C_out = p.out_channels, K = p.kernel, T_out = p.out_length;
     const index_t tap_stride = p.stride * C_in;  // between rows of A_nk
 
-    Tensor<T> xt = Tensor<T>::empty(Shape{p.batch, padded, C_in});
+    // xt: the input channels-last, [B, T, C_in].
+    Tensor<T> xt = channels_last ? x.detach() : Tensor<T>::empty(Shape{p.batch, p.length, C_in});
     std::vector<PackedMatrix<T>> w_taps_t;  // W_kᵀ [C_in, C_out], W_kᵀ(c, o) = W[o, c, k]
     for (index_t k = 0; k < K; ++k) w_taps_t.push_back(PackedMatrix<T>::from({weight.data() + k, K, C_in * K}, C_in, C_out));
     Tensor<T> out = Tensor<T>::empty(channels_last ? Shape{p.batch, T_out, C_out} : Shape{p.batch, C_out, T_out});
     parallel_for(p.batch, conv1d_grain(p), [&](index_t first, index_t last) {
         std::vector<T> buffer(channels_last ? 0 : static_cast<std::size_t>(T_out * C_out));
         for (index_t n = first; n < last; ++n) {
-            to_padded_channels_last(x.data(), xt.data(), p, n);
+            T* x_n = xt.data() + n * p.length * C_in;
+            if (!channels_last) transpose_into(x.data() + n * C_in * p.length, C_in, p.length, p.length, x_n, C_in);
             // Yt[n]: the output itself when it is channels-last, else a buffer transposed at the end.
             T* yt = channels_last ? out.data() + n * T_out * C_out : buffer.data();
             for (index_t t = 0; t < T_out; ++t)
                 if (bias.defined()) std::copy_n(bias.data(), C_out, yt + t * C_out);
                 else std::fill_n(yt + t * C_out, C_out, T(0));
-            for (index_t k = 0; k < K; ++k)
-                gemm_packed_accumulate(tap_rows(xt.data(), p, n, k), T_out, tap_stride, w_taps_t[k], yt, C_out);
+            for (index_t k = 0; k < K; ++k) {
+                const TapRows rows = tap_rows(p, k);
+                if (rows.end > rows.begin)
+                    gemm_packed_accumulate(x_n + rows.first_source * C_in, rows.end - rows.begin, tap_stride, w_taps_t[k],
+                                           yt + rows.begin * C_out, C_out);
+            }
             if (!channels_last) transpose_into(yt, T_out, C_out, C_out, out.data() + n * C_out * T_out, T_out);
         }
     });
@@ -164,12 +172,15 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
                        for (index_t n = 0; n < p.batch; ++n) {
                            pack_panels(row_major(gt.data() + n * T_out * C_out, C_out), 0, T_out, C_out, packed.data(), 0,
                                        panels);
+                           const T* x_n = xt_saved.data() + n * p.length * C_in;
                            for (index_t k = 0; k < K; ++k) {
-                               const StridedMatrix<T> a_t{tap_rows(xt_saved.data(), p, n, k), 1, tap_stride};  // A_nkᵀ
+                               const TapRows rows = tap_rows(p, k);  // the sum over t runs over these only
+                               if (rows.end == rows.begin) continue;
+                               const StridedMatrix<T> a_t{x_n + rows.first_source * C_in, 1, tap_stride};  // A_nkᵀ
                                for (index_t j = 0; j < panels; ++j)
-                                   panel_rows_product(a_t, c0, c1, packed.data() + j * T_out * P, T_out,
-                                                      dw_t.data() + k * C_in * C_out + j * P, C_out,
-                                                      std::min(P, C_out - j * P), true);
+                                   panel_rows_product(a_t, c0, c1, packed.data() + (j * T_out + rows.begin) * P,
+                                                      rows.end - rows.begin, dw_t.data() + k * C_in * C_out + j * P,
+                                                      C_out, std::min(P, C_out - j * P), true);
                            }
                        }
                    });
@@ -187,22 +198,25 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
                        for (index_t o = 0; o < C_out; ++o) sums[o] += g_row[o];
                    }
                }
-               if (x_needs) {  // dxt[n] rows t·s + k·d += Gt[n] W_k, then dx[n] = unpadded rows ᵀ
+               if (x_needs) {  // dxt[n] rows t·s + k·d − p_left += Gt[n] W_k, then dx[n] = dxt[n] (ᵀ)
                    std::vector<PackedMatrix<T>> w_taps;  // W_k [C_out, C_in], W_k(o, c) = W[o, c, k]
                    for (index_t k = 0; k < K; ++k)
                        w_taps.push_back(PackedMatrix<T>::from({w_saved.data() + k, C_in * K, K}, C_out, C_in));
-                   dx = Tensor<T>::empty(p.channels_last ? Shape{p.batch, p.length, C_in}
-                                                         : Shape{p.batch, C_in, p.length});
+                   dx = p.channels_last ? Tensor<T>::zeros(Shape{p.batch, p.length, C_in})
+                                        : Tensor<T>::empty(Shape{p.batch, C_in, p.length});
                    parallel_for(p.batch, conv1d_grain(p), [&](index_t first, index_t last) {
-                       std::vector<T> dxt(static_cast<std::size_t>(p.padded_length * C_in));
+                       std::vector<T> buffer(p.channels_last ? 0 : static_cast<std::size_t>(p.length * C_in));
                        for (index_t n = first; n < last; ++n) {
-                           std::fill(dxt.begin(), dxt.end(), T(0));
-                           for (index_t k = 0; k < K; ++k)
-                               gemm_packed_accumulate(gt.data() + n * T_out * C_out, T_out, C_out, w_taps[k],
-                                                      dxt.data() + k * p.dilation * C_in, tap_stride);
-                           const T* unpadded = dxt.data() + p.pad_left * C_in;
-                           if (p.channels_last) std::copy_n(unpadded, p.length * C_in, dx.data() + n * p.length * C_in);
-                           else transpose_into(unpadded, p.length, C_in, C_in, dx.data() + n * C_in * p.length, p.length);
+                           T* dxt = p.channels_last ? dx.data() + n * p.length * C_in : buffer.data();
+                           if (!p.channels_last) std::fill(buffer.begin(), buffer.end(), T(0));
+                           for (index_t k = 0; k < K; ++k) {
+                               const TapRows rows = tap_rows(p, k);
+                               if (rows.end == rows.begin) continue;
+                               gemm_packed_accumulate(gt.data() + (n * T_out + rows.begin) * C_out, rows.end - rows.begin,
+                                                      C_out, w_taps[k], dxt + rows.first_source * C_in, tap_stride);
+                           }
+                           if (!p.channels_last)
+                               transpose_into(dxt, p.length, C_in, C_in, dx.data() + n * C_in * p.length, p.length);
                        }
                    });
                }
