@@ -63,6 +63,19 @@ void check_matches(const loom::Tensor<T>& got, const loom::Tensor<T>& want, doub
     CHECK(worst <= tol);
 }
 
+// Sets loom's thread count for a scope, then restores the previous one (also
+// when the test fails and unwinds).
+class ThreadScope {
+public:
+    explicit ThreadScope(int threads) : previous_(loom::get_num_threads()) { loom::set_num_threads(threads); }
+    ~ThreadScope() { loom::set_num_threads(previous_); }
+    ThreadScope(const ThreadScope&) = delete;
+    ThreadScope& operator=(const ThreadScope&) = delete;
+
+private:
+    int previous_;
+};
+
 }  // namespace loom_test
 
 // Runs loom::gradcheck in double precision and fails the test, printing the

@@ -27,17 +27,7 @@ double tolerance() {
     return std::is_same_v<T, float> ? 1e-5 : 1e-12;
 }
 
-// Sets the thread count for a scope, then restores the previous one.
-class ThreadScope {
-public:
-    explicit ThreadScope(int threads) : previous_(loom::get_num_threads()) { loom::set_num_threads(threads); }
-    ~ThreadScope() { loom::set_num_threads(previous_); }
-    ThreadScope(const ThreadScope&) = delete;
-    ThreadScope& operator=(const ThreadScope&) = delete;
-
-private:
-    int previous_;
-};
+using loom_test::ThreadScope;
 
 // x[:, t, :] of a [B, T, X] tensor, as a contiguous [B, X] tensor.
 template <typename T>

@@ -16,17 +16,7 @@ using loom_test::error_message;
 
 namespace ops_broadcast_test {  // named, not anonymous: the test files are compiled together in unity batches
 
-// Restores the thread count when a test that changes it ends (even on failure).
-class ThreadCountGuard {
-public:
-    explicit ThreadCountGuard(int threads) : saved_(loom::get_num_threads()) { loom::set_num_threads(threads); }
-    ~ThreadCountGuard() { loom::set_num_threads(saved_); }
-    ThreadCountGuard(const ThreadCountGuard&) = delete;
-    ThreadCountGuard& operator=(const ThreadCountGuard&) = delete;
-
-private:
-    int saved_;
-};
+using ThreadCountGuard = loom_test::ThreadScope;
 
 // The multi-index of flat (row-major) position `flat` in `shape`.
 std::vector<index_t> unravel(index_t flat, const Shape& shape) {

@@ -16,16 +16,7 @@ using loom::detail::StridedMatrix;
 
 namespace ops_gemm_test {  // named, not anonymous: the test files are compiled together in unity batches
 
-class ThreadScope {
-public:
-    explicit ThreadScope(int threads) : previous_(loom::get_num_threads()) { loom::set_num_threads(threads); }
-    ~ThreadScope() { loom::set_num_threads(previous_); }
-    ThreadScope(const ThreadScope&) = delete;
-    ThreadScope& operator=(const ThreadScope&) = delete;
-
-private:
-    int previous_;
-};
+using loom_test::ThreadScope;
 
 template <typename T>
 double tolerance() {

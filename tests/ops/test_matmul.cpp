@@ -18,16 +18,7 @@ using loom_test::error_message;
 
 namespace ops_matmul_test {  // named, not anonymous: the test files are compiled together in unity batches
 
-class ThreadCountGuard {
-public:
-    explicit ThreadCountGuard(int threads) : saved_(loom::get_num_threads()) { loom::set_num_threads(threads); }
-    ~ThreadCountGuard() { loom::set_num_threads(saved_); }
-    ThreadCountGuard(const ThreadCountGuard&) = delete;
-    ThreadCountGuard& operator=(const ThreadCountGuard&) = delete;
-
-private:
-    int saved_;
-};
+using ThreadCountGuard = loom_test::ThreadScope;
 
 // Element (i, j) of op(X) for a matrix X stored row-major as rows × cols.
 template <typename T>

@@ -17,16 +17,7 @@ using loom::detail::PackedMatrix;
 
 namespace ops_packed_gemm_test {  // named, not anonymous: the test files are compiled together in unity batches
 
-class ThreadScope {
-public:
-    explicit ThreadScope(int threads) : previous_(loom::get_num_threads()) { loom::set_num_threads(threads); }
-    ~ThreadScope() { loom::set_num_threads(previous_); }
-    ThreadScope(const ThreadScope&) = delete;
-    ThreadScope& operator=(const ThreadScope&) = delete;
-
-private:
-    int previous_;
-};
+using loom_test::ThreadScope;
 
 template <typename T>
 std::vector<T> random_values(index_t count, std::uint64_t seed) {

@@ -19,16 +19,7 @@ using loom_test::error_message;
 
 namespace ops_unary_test {  // named, not anonymous: the test files are compiled together in unity batches
 
-class ThreadCountGuard {
-public:
-    explicit ThreadCountGuard(int threads) : saved_(loom::get_num_threads()) { loom::set_num_threads(threads); }
-    ~ThreadCountGuard() { loom::set_num_threads(saved_); }
-    ThreadCountGuard(const ThreadCountGuard&) = delete;
-    ThreadCountGuard& operator=(const ThreadCountGuard&) = delete;
-
-private:
-    int saved_;
-};
+using ThreadCountGuard = loom_test::ThreadScope;
 
 // y = x², dx = g ⊙ 2x, written the way the ops in activation.hpp are.
 template <typename T>
