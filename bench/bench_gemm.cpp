@@ -2,16 +2,17 @@
 // products loom's training steps actually run.
 //
 // What it measures: C = op(A) · op(B) in float for the shapes below (each one
-// a product of the lstm_train, gpt_train or conv_train step of vs_libtorch),
+// a product of the lstm_train or gpt_train step of vs_libtorch; conv1d runs
+// its products through the packed kernel per sequence, see bench_conv1d),
 // on 1 and 2 threads, loom::detail::gemm next to Eigen's `c.noalias() = a * b`
 // on the same row-major operands (transposes as Eigen .transpose() views).
 // Output C is allocated once outside the timed loop for both.
 //
 // Counter FLOPS: 2·m·n·k per iteration over wall-clock time (UseRealTime).
 // Goal: loom at least as fast as Eigen on every shape and thread count (it is
-// the reason the kernel exists); for scale, OpenBLAS's AVX-512 SGEMM on one
-// core of the AMD EPYC this was written on runs these shapes at 140–220
-// GFLOP/s (docs/performance.md).
+// the reason the kernel exists). For scale: on the AMD EPYC this was written
+// on, OpenBLAS's AVX-512 SGEMM ran these shapes at the same speed as loom's
+// (docs/performance.md).
 //
 // Run: bench_gemm --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -43,9 +44,6 @@ const std::vector<ProductShape>& shapes() {
         {"gpt_qkv", 2048, 384, 128, false, true},                // x · in_proj_weightᵀ
         {"gpt_mlp_up", 2048, 512, 128, false, true},             // x · fc.weightᵀ
         {"gpt_mlp_down_dw", 512, 128, 2048, true, false},        // dYᵀ · X
-        {"conv_forward", 128, 2048, 384, false, false},          // W · col
-        {"conv_weight_grad", 128, 384, 2048, false, true},       // dY · colᵀ
-        {"conv_column_grad", 384, 2048, 128, true, false},       // Wᵀ · dY
         {"head", 2048, 65, 128, false, true},                    // h · W_headᵀ
     };
     return all;
