@@ -34,6 +34,7 @@ change the training run.
 
 Usage (Debian's python3 with python3-torch 1.13):
   /usr/bin/python3 bench/char_gpt_reference.py --steps 2000 --threads 2
+  /usr/bin/python3 bench/char_gpt_reference.py --batch 32 --time-step 20 --threads 1   # one step, timed
 """
 import argparse
 import math
@@ -211,6 +212,30 @@ def resolve_data(path):
     return os.path.join(REPO_ROOT, path)
 
 
+def time_training_step(model, optimizer, splits, args):
+    """The median time of one training step (forward, backward, clipping, AdamW)
+    on a fixed batch, like bench/vs_libtorch's gpt_train."""
+    inputs, targets = get_batch(splits["train"], args.batch, args.block, torch.Generator().manual_seed(args.seed))
+
+    def one_step():
+        loss = loss_of(model, inputs, targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+
+    for _ in range(3):
+        one_step()
+    times = []
+    for _ in range(args.time_step):
+        started = time.perf_counter()
+        one_step()
+        times.append(time.perf_counter() - started)
+    times.sort()
+    print(f"training step (batch {args.batch}, block {args.block}, {args.threads} thread(s)): "
+          f"median {1000 * times[len(times) // 2]:.1f} ms over {args.time_step} steps", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="data/tinyshakespeare.txt",
@@ -228,6 +253,10 @@ def main():
     parser.add_argument("--eval-iters", type=int, default=200, help="batches per split per evaluation")
     parser.add_argument("--eval-every", type=int, default=250, help="steps between evaluations (0: end only)")
     parser.add_argument("--tie-weights", action="store_true", help="head.weight = token_embedding.weight")
+    parser.add_argument("--time-step", type=int, default=0, metavar="N",
+                        help="only time N training steps on one batch (after 3 warm-up steps), print the "
+                             "median ms per step and exit; --batch 32 --time-step 20 is the gpt_train "
+                             "workload of bench/vs_libtorch, for comparing with Python PyTorch")
     parser.add_argument("--compile-free", action="store_true",
                         help="no effect: this script never uses torch.compile (torch 1.13 has none); "
                              "accepted so command lines can say so explicitly")
@@ -253,6 +282,10 @@ def main():
     print(f"vocabulary {len(vocabulary)}, train {cut} chars, validation {len(ids) - cut} chars, "
           f"{parameters} parameters{' (tied)' if args.tie_weights else ''}, torch {torch.__version__}, "
           f"{args.threads} thread(s)", flush=True)
+
+    if args.time_step > 0:
+        time_training_step(model, optimizer, splits, args)
+        return
 
     def evaluate(step):
         losses = estimate_loss(model, splits, args.batch, args.block, args.eval_iters, eval_generator)

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -61,6 +63,17 @@ void check_matches(const loom::Tensor<T>& got, const loom::Tensor<T>& want, doub
     }
     INFO("largest relative difference " << worst << ", tolerance " << tol);
     CHECK(worst <= tol);
+}
+
+// A file name in the temporary directory that no other test uses at the same
+// time: ctest runs test cases as parallel processes (the float and double
+// instances of one TEMPLATE_TEST_CASE among them), so a fixed name would be
+// written and read by two of them at once.
+inline std::string unique_temp_path(const std::string& stem, const std::string& extension = "") {
+    std::random_device random;
+    return (std::filesystem::temp_directory_path() /
+            (stem + "_" + std::to_string(random()) + "_" + std::to_string(random()) + extension))
+        .string();
 }
 
 // Sets loom's thread count for a scope, then restores the previous one (also

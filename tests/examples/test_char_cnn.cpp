@@ -150,8 +150,7 @@ TEST_CASE("load_char_cnn_model rebuilds the model from a checkpoint", "[char_cnn
     const loom::Vocabulary vocabulary = loom::Vocabulary::from_text("abcdefghijk");
     REQUIRE(vocabulary.size() == config.vocabulary_size);
     const char_cnn::CharCnnModel<float> model(config, generator);
-    const std::string path =
-        (std::filesystem::temp_directory_path() / "loom_test_char_cnn_checkpoint.safetensors").string();
+    const std::string path = loom_test::unique_temp_path("loom_test_char_cnn_checkpoint", ".safetensors");
 
     loom::CheckpointWriter<float> writer;
     writer.add_model(model);

@@ -162,7 +162,7 @@ TEST_CASE("char_gpt checkpoints round-trip through load_char_gpt_model", "[char_
     char_gpt::CharGptModel<float> model(config, generator);
     const loom::Vocabulary vocabulary = loom::Vocabulary::from_text("abcdefghijk");
     REQUIRE(vocabulary.size() == 11);
-    const std::string path = (std::filesystem::temp_directory_path() / "loom_test_char_gpt.safetensors").string();
+    const std::string path = loom_test::unique_temp_path("loom_test_char_gpt", ".safetensors");
     loom::CheckpointWriter<float> writer;
     writer.add_model(model);
     for (const auto& entry : char_gpt::model_metadata(config, vocabulary)) writer.set(entry.first, entry.second);

@@ -35,7 +35,7 @@ struct Net : loom::Module<T> {
 };
 
 std::string temp_path(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / ("loom_test_checkpoint_" + name)).string();
+    return loom_test::unique_temp_path("loom_test_checkpoint_" + name, ".safetensors");
 }
 
 template <typename T>
@@ -58,7 +58,7 @@ bool same_parameters(const Net<T>& a, const Net<T>& b) {
 
 TEMPLATE_TEST_CASE("a checkpoint resumes model, dropout generator and Adam bit for bit", "[checkpoint]", float, double) {
     using T = TestType;
-    const std::string path = temp_path("resume.safetensors");
+    const std::string path = temp_path("resume");
     Net<T> straight(1);
     loom::Adam<T> straight_optimizer(straight.parameters(), 1e-2);
     train_steps(straight, straight_optimizer, 5);
@@ -105,7 +105,7 @@ TEMPLATE_TEST_CASE("a checkpoint without the generator's state would not resume 
 TEMPLATE_TEST_CASE("restoring refuses checkpoints that do not fit, and changes nothing", "[checkpoint][errors]", float,
                    double) {
     using T = TestType;
-    const std::string path = temp_path("errors.safetensors");
+    const std::string path = temp_path("errors");
     Net<T> net(1);
     loom::SGD<T> sgd(net.parameters(), 0.1, 0.9);
     train_steps(net, sgd, 1);

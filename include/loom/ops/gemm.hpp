@@ -1,7 +1,9 @@
 // loom/ops/gemm.hpp — loom's matrix-product kernel, C (+)= A · B.
 //
-// Every large product in loom (matmul, Linear, the recurrent layers' big
-// GEMMs, convolution's im2col product) ends here. The layout follows the
+// Every large product in loom (matmul, linear, the recurrent layers' big
+// GEMMs, attention's per-head products) ends here; the convolution and the
+// recurrent time loop use its micro-kernel on weights packed once
+// (packed_gemm.hpp). It also holds the SIMD tile transpose they share. The layout follows the
 // classic blocked GEMM (Goto & van de Geijn, "Anatomy of high-performance
 // matrix multiplication", 2008):
 //
@@ -21,7 +23,7 @@
 // Why not Eigen's GEMM: on AVX-512 its micro-kernel is 48 × 4 (12 of the 32
 // vector registers hold C), and it re-packs both operands on every call. This
 // one keeps 16 of C's vectors in registers (8 rows × 32 floats) and measured
-// 1.3–1.5× Eigen's speed on loom's training shapes (bench/bench_gemm.cpp).
+// 1.3–1.6× Eigen's speed on loom's training shapes (bench/bench_gemm.cpp).
 // Tiny products and products with a few rows (generation steps) go to Eigen,
 // whose unpacked small-size and matrix-vector paths are better there.
 // Each element of C is summed in the same order whatever the thread count, so
