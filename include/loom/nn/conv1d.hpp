@@ -143,9 +143,7 @@ public:
             }
         }
         Tensor<T> y = Tensor<T>::empty(Shape{batch, out_channels});  // y = window · W_ᵀ (+ b)
-        for (index_t n = 0; n < batch; ++n)
-            if (bias.defined()) std::copy_n(bias.data(), out_channels, y.data() + n * out_channels);
-            else std::fill_n(y.data() + n * out_channels, out_channels, T(0));
+        detail::bias_rows(bias.defined() ? bias.data() : nullptr, batch, out_channels, y.data());
         detail::gemm(batch, out_channels, taps, detail::row_major(window.data(), taps),
                      detail::row_major(weight.data(), taps, true), y.data(), out_channels, true);
 

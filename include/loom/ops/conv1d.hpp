@@ -129,9 +129,7 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
             if (!channels_last) transpose_into(x.data() + n * C_in * p.length, C_in, p.length, p.length, x_n, C_in);
             // Yt[n]: the output itself when it is channels-last, else a buffer transposed at the end.
             T* yt = channels_last ? out.data() + n * T_out * C_out : buffer.data();
-            for (index_t t = 0; t < T_out; ++t)
-                if (bias.defined()) std::copy_n(bias.data(), C_out, yt + t * C_out);
-                else std::fill_n(yt + t * C_out, C_out, T(0));
+            bias_rows(bias.defined() ? bias.data() : nullptr, T_out, C_out, yt);
             for (index_t k = 0; k < K; ++k) {
                 const TapRows rows = tap_rows(p, k);
                 if (rows.end > rows.begin)
@@ -170,8 +168,7 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
                        // Gt[n] is packed once and serves all K taps.
                        std::vector<T, Eigen::aligned_allocator<T>> packed(static_cast<std::size_t>(panels * T_out * P));
                        for (index_t n = 0; n < p.batch; ++n) {
-                           pack_panels(row_major(gt.data() + n * T_out * C_out, C_out), 0, T_out, C_out, packed.data(), 0,
-                                       panels);
+                           pack_panels(row_major(gt.data() + n * T_out * C_out, C_out), 0, T_out, C_out, packed.data());
                            const T* x_n = xt_saved.data() + n * p.length * C_in;
                            for (index_t k = 0; k < K; ++k) {
                                const TapRows rows = tap_rows(p, k);  // the sum over t runs over these only
@@ -190,13 +187,9 @@ Tensor<T> conv1d_impl(const char* op, const Tensor<T>& x, const Tensor<T>& weigh
                            for (index_t o = 0; o < C_out; ++o)
                                dw.data()[(o * C_in + c) * K + k] = dw_t.data()[(k * C_in + c) * C_out + o];
                }
-               if (b_needs) {  // db = Σ_{n,t} Gt[n][t, :], row after row (vectorised across channels)
+               if (b_needs) {  // db = Σ_{n,t} Gt[n][t, :]
                    db = Tensor<T>::zeros(Shape{C_out});
-                   T* sums = db.data();
-                   for (index_t row = 0; row < p.batch * T_out; ++row) {
-                       const T* g_row = gt.data() + row * C_out;
-                       for (index_t o = 0; o < C_out; ++o) sums[o] += g_row[o];
-                   }
+                   add_column_sums(gt.data(), p.batch * T_out, C_out, db.data());
                }
                if (x_needs) {  // dxt[n] rows t·s + k·d − p_left += Gt[n] W_k, then dx[n] = dxt[n] (ᵀ)
                    std::vector<PackedMatrix<T>> w_taps;  // W_k [C_out, C_in], W_k(o, c) = W[o, c, k]

@@ -108,12 +108,11 @@ void transpose_into(const T* src, index_t rows, index_t cols, index_t src_ld, T*
 
 // Packs rows [first_row, first_row + depth) of B [·, n] into panels of width P:
 // panel j holds B[those rows, jP : jP+P] row by row, zero-padded past column n.
-// Panels [panel_begin, panel_end) only, so threads can share the work.
 template <typename T>
-void pack_panels(StridedMatrix<T> b, index_t first_row, index_t depth, index_t n, T* packed, index_t panel_begin,
-                 index_t panel_end) {
+void pack_panels(StridedMatrix<T> b, index_t first_row, index_t depth, index_t n, T* packed) {
     constexpr index_t P = PacketInfo<T>::panel_width;
-    for (index_t j = panel_begin; j < panel_end; ++j) {
+    const index_t panels = (n + P - 1) / P;
+    for (index_t j = 0; j < panels; ++j) {
         T* panel = packed + j * depth * P;
         const index_t first_col = j * P, width = std::min(P, n - first_col);
         if (b.col_stride == 1 && width == P) {  // a row of the panel is a contiguous slice of B's row
@@ -193,6 +192,26 @@ void panel_rows_product(StridedMatrix<T> a, index_t first, index_t last, const T
     for (; row < last; ++row) packed_kernel<T, 1>(rows_from(row), panel, depth, c + row * ldc, ldc, width, accumulate);
 }
 
+// A layer's bias around its product C = A · B + 1 bᵀ:
+// bias_rows writes b into each of C's rows (zeros without a bias) as the
+// starting value for gemm(..., accumulate = true); add_column_sums adds the
+// bias gradient db = Σ_r G[r, :] into `sums`, row after row, so the inner loop
+// runs along contiguous memory and vectorises.
+template <typename T>
+void bias_rows(const T* bias, index_t rows, index_t cols, T* c) {
+    for (index_t r = 0; r < rows; ++r)
+        if (bias != nullptr) std::copy_n(bias, cols, c + r * cols);
+        else std::fill_n(c + r * cols, cols, T(0));
+}
+
+template <typename T>
+void add_column_sums(const T* g, index_t rows, index_t cols, T* sums) {
+    for (index_t r = 0; r < rows; ++r) {
+        const T* g_row = g + r * cols;
+        for (index_t c = 0; c < cols; ++c) sums[c] += g_row[c];
+    }
+}
+
 // Products Eigen does better: below this many multiply-adds packing does not
 // pay, and with fewer than this many rows of A (a generation step: one row per
 // sequence or beam) Eigen's matrix-vector path reads B once without packing it.
@@ -240,7 +259,7 @@ void gemm_one_thread(index_t m, index_t n, index_t k, StridedMatrix<T> a, Stride
     for (index_t k0 = 0; k0 < k; k0 += KC) {
         const index_t depth = std::min(KC, k - k0);
         const bool add = accumulate || k0 > 0;  // later depth blocks add to the first
-        pack_panels(b, k0, depth, n, packed_b.data(), 0, panels);
+        pack_panels(b, k0, depth, n, packed_b.data());
         const StridedMatrix<T> a_block{&a(0, k0), a.row_stride, a.col_stride};
         for (index_t i0 = 0; i0 < m; i0 += MC)
             for (index_t j = 0; j < panels; ++j)

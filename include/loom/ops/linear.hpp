@@ -12,7 +12,6 @@
 //   db = Σ_r G_r    [out]   (the column sums of G)
 #pragma once
 
-#include <algorithm>
 #include <vector>
 
 #include "loom/autograd/node.hpp"
@@ -37,8 +36,7 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
     const Shape out_shape = x.shape().with(x.rank() - 1, out_features);
 
     Tensor<T> y = Tensor<T>::empty(out_shape);
-    if (bias.defined())
-        for (index_t r = 0; r < rows; ++r) std::copy_n(bias.data(), out_features, y.data() + r * out_features);
+    if (bias.defined()) detail::bias_rows(bias.data(), rows, out_features, y.data());
     detail::gemm(rows, out_features, in_features, detail::row_major(x.data(), in_features),
                  detail::row_major(weight.data(), in_features, true), y.data(), out_features, bias.defined());
     if (!needs_grad(x, weight, bias)) return y;
@@ -60,13 +58,9 @@ Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& b
                    detail::gemm(out_features, in_features, rows, detail::row_major(g.data(), out_features, true),
                                 detail::row_major(x_saved.data(), in_features), dw.data(), in_features, false);
                }
-               if (b_needs) {  // db = column sums of G, row after row (contiguous, vectorised)
+               if (b_needs) {  // db = column sums of G
                    db = Tensor<T>::zeros(Shape{out_features});
-                   T* sums = db.data();
-                   for (index_t r = 0; r < rows; ++r) {
-                       const T* g_row = g.data() + r * out_features;
-                       for (index_t o = 0; o < out_features; ++o) sums[o] += g_row[o];
-                   }
+                   detail::add_column_sums(g.data(), rows, out_features, db.data());
                }
                return std::vector<Tensor<T>>{dx, dw, db};
            });

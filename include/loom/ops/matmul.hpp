@@ -11,7 +11,7 @@
 //   C = Aᵀ Bᵀ   dA = Bᵀ Gᵀ     dB = Gᵀ Aᵀ
 // Each product is one call of loom's GEMM (gemm.hpp); transposes are strides.
 // A batch is split over threads when it has at least as many products as
-// threads; otherwise the products run one after another and Eigen splits each.
+// threads; otherwise the products run one after another and the GEMM splits each.
 #pragma once
 
 #include <vector>
@@ -24,11 +24,6 @@
 namespace loom {
 
 namespace detail {
-
-template <typename T>
-using ConstMatrix = Eigen::Map<const typename Tensor<T>::RowMajorMatrix>;
-template <typename T>
-using MutableMatrix = Eigen::Map<typename Tensor<T>::RowMajorMatrix>;
 
 // out[b] = op(a[b]) · op(b[b]) for `batch` products; a_rows × a_cols is a's
 // stored (untransposed) shape, likewise for b. b_stride 0 shares one b.

@@ -44,7 +44,7 @@ public:
 private:
     PackedMatrix(StridedMatrix<T> b, index_t rows, index_t cols)
         : rows_(rows), cols_(cols), data_(static_cast<std::size_t>(((cols + P - 1) / P) * rows * P)) {
-        pack_panels(b, 0, rows, cols, data_.data(), 0, panels());
+        pack_panels(b, 0, rows, cols, data_.data());
     }
 
     index_t rows_, cols_;

@@ -132,11 +132,7 @@ Tensor<T> weight_grad(const Tensor<T>& d_pre, const Tensor<T>& inputs, index_t r
 template <typename T>
 Tensor<T> bias_grad(const Tensor<T>& d_pre, index_t rows, index_t width) {
     Tensor<T> grad = Tensor<T>::zeros(Shape{width});
-    T* sums = grad.data();
-    for (index_t row = 0; row < rows; ++row) {  // row after row: contiguous, vectorised
-        const T* d_row = d_pre.data() + row * width;
-        for (index_t col = 0; col < width; ++col) sums[col] += d_row[col];
-    }
+    add_column_sums(d_pre.data(), rows, width, grad.data());
     return grad;
 }
 template <typename T>
