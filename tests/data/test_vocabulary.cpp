@@ -1,6 +1,5 @@
 #include "test_util.hpp"
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -23,8 +22,7 @@ const std::string chinese = "床前明月光，疑是地上霜。举头望明月
 class TempDir {
 public:
     TempDir() {
-        const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-        path_ = std::filesystem::temp_directory_path() / ("loom_test_vocabulary_" + std::to_string(ticks));
+        path_ = loom_test::unique_temp_path("loom_test_vocabulary");
         std::filesystem::create_directories(path_);
     }
     ~TempDir() {

@@ -16,7 +16,6 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -80,8 +79,7 @@ std::string one_entry(const std::string& fields) { return "{\"a\": {" + fields +
 struct TempDir {
     std::filesystem::path path;
     explicit TempDir(const std::string& name) {
-        path = std::filesystem::temp_directory_path() /
-               ("loom_test_" + name + "_" + std::to_string(std::random_device{}()));
+        path = loom_test::unique_temp_path("loom_test_" + name);
         std::filesystem::remove_all(path);
         std::filesystem::create_directories(path);
     }

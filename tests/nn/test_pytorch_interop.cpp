@@ -15,7 +15,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <random>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -108,10 +107,7 @@ TEST_CASE("loom char LSTM is written for PyTorch", "[interop][safetensors]") {
     const char* requested = std::getenv("LOOM_PYTORCH_INTEROP_FILE");
     const bool keep = requested != nullptr && *requested != '\0';
     const std::string path =
-        keep ? std::string(requested)
-             : (std::filesystem::temp_directory_path() /
-                ("loom_interop_" + std::to_string(std::random_device{}()) + ".safetensors"))
-                   .string();
+        keep ? std::string(requested) : loom_test::unique_temp_path("loom_interop", ".safetensors");
 
     loom::Generator generator(20241);
     CharLstm<float> model(generator);

@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -45,7 +44,7 @@ public:
 struct TempDir {
     std::filesystem::path path;
     TempDir() {
-        path = std::filesystem::temp_directory_path() / ("loom_state_dict_test_" + std::to_string(std::random_device{}()));
+        path = loom_test::unique_temp_path("loom_state_dict_test");
         std::filesystem::create_directories(path);
     }
     ~TempDir() {
