@@ -5,6 +5,7 @@
 // executable, so a non-inline function defined in any header fails the link.
 
 #include <loom/loom.hpp>
+#include <loom/version.hpp>
 
 #include <sstream>
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <loom/decode/generation.hpp>  // the token loop greedy() runs (options, result, stop reasons)
 #include <loom/decode/greedy.hpp>
 
 #include "decode/fake_decoders.hpp"

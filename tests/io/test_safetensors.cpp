@@ -20,6 +20,11 @@
 #include <vector>
 
 #include <loom/io/safetensors.hpp>
+// The three parts it bundles, each exercised here: the format's dtypes and
+// header rules, the validating reader, the atomic writer.
+#include <loom/io/safetensors_format.hpp>
+#include <loom/io/safetensors_reader.hpp>
+#include <loom/io/safetensors_writer.hpp>
 
 using loom::index_t;
 using loom::Shape;

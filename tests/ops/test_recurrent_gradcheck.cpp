@@ -4,6 +4,10 @@
 // outputs used and with only some of them used.
 #include "test_util.hpp"
 
+#include <loom/ops/gru.hpp>
+#include <loom/ops/lstm.hpp>
+#include <loom/ops/rnn.hpp>
+
 namespace ops_recurrent_gradcheck_test {  // named, not anonymous: the test files are compiled together in unity batches
 
 using loom::Shape;
