@@ -2,17 +2,20 @@
 //
 // The layers, each including only those above it in this list:
 //   tensor/    Shape, Storage, Tensor<T>, IndexTensor, Generator, printing, threads
-//   io/        safetensors files (needs only tensor/)
+//   io/        safetensors files, word-vector (.vec) files (need only tensor/)
 //   autograd/  graph nodes, the backward engine, NoGradGuard, gradcheck
 //   ops/       differentiable operations (each with its backward)
 //   nn/        Module and layers: Linear, Embedding, LayerNorm, Dropout, Conv1d, RNN/LSTM/GRU (+ cells),
 //              MultiheadSelfAttention (+ KeyValueCache), TransformerBlock, ModuleList, losses,
 //              state_dict save/load
-//   optim/     SGD, Adam/AdamW, RMSprop, gradient clipping, learning-rate schedules
-//   train/     checkpoints: model + optimizer + random state, for exact resume
+//   optim/     SGD, Adam/AdamW, RMSprop, gradient clipping, learning-rate schedules, both by name
+//   train/     checkpoints (model + optimizer + random state, for exact resume), the Trainer
+//              (evaluation, best/last checkpoints, early stopping, NaN guard, Ctrl-C), its
+//              progress line, CSV log and SVG loss plot
 //   decode/    the Decoder interface, greedy, sampling (temperature, top-k, top-p),
 //              beam search, streaming text with stop strings
-//   data/      UTF-8 text, vocabularies, mini-batches (needs only tensor/)
+//   data/      UTF-8 text, vocabularies, tokenizers (characters, byte-level BPE, words),
+//              mini-batches (needs only tensor/)
 // Each header also works on its own.
 #pragma once
 
@@ -28,6 +31,7 @@
 #include "loom/tensor/tensor.hpp"
 
 #include "loom/io/safetensors.hpp"
+#include "loom/io/word_vectors.hpp"
 
 #include "loom/autograd/engine.hpp"
 #include "loom/autograd/grad_mode.hpp"
@@ -83,8 +87,14 @@
 #include "loom/optim/rmsprop.hpp"
 #include "loom/optim/clip_grad.hpp"
 #include "loom/optim/schedule.hpp"
+#include "loom/optim/factory.hpp"
 
 #include "loom/train/checkpoint.hpp"
+#include "loom/train/csv_log.hpp"
+#include "loom/train/interrupt.hpp"
+#include "loom/train/progress.hpp"
+#include "loom/train/loss_plot.hpp"
+#include "loom/train/trainer.hpp"
 
 #include "loom/decode/decoder.hpp"
 #include "loom/decode/stream.hpp"
@@ -97,3 +107,9 @@
 #include "loom/data/vocabulary.hpp"
 #include "loom/data/text_dataset.hpp"
 #include "loom/data/batcher.hpp"
+#include "loom/data/tokenizer.hpp"
+#include "loom/data/char_tokenizer.hpp"
+#include "loom/data/byte_bpe.hpp"
+#include "loom/data/word_tokenizer.hpp"
+#include "loom/data/tokenizer_file.hpp"
+#include "loom/data/tokenized_corpus.hpp"
