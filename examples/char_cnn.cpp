@@ -20,7 +20,12 @@
 // validation loss every --eval-every steps, a sample every --sample-every
 // steps, a CSV log, the vocabulary, checkpoints (--resume), and at the end the
 // final validation loss and --generate characters sampled from --prompt. The
-// loop itself is examples/training.hpp.
+// loop itself is loom::Trainer (include/loom/train/trainer.hpp).
+// Tokens: --tokenizer char (default: one token per character), bpe (byte-level
+// BPE with --bpe-vocab tokens, learned from the training part) or word
+// (--word-min-count); the tokenizer is saved as <out>/tokenizer.json and in the
+// checkpoints. Validation loss is also given in bits per byte, which compares
+// models with different tokenizers.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -56,10 +61,12 @@ struct Options {
     loom::index_t generate = 500;
     double temperature = 0.8;
     std::string prompt = "ROMEO:";
+    loom::TokenizerSettings tokenizer;
     training::LoopOptions loop;
 
     Options() {
         loop.out_dir = "char_cnn_out";
+        loop.loss_unit = "nats/char";
         loop.steps = 1000;
         loop.optimizer = "adam";
     }
@@ -84,6 +91,7 @@ cli::Parser make_parser(Options& o) {
     p.add("--generate", o.generate, "characters to generate at the end");
     p.add("--temperature", o.temperature, "sampling temperature (0: greedy)");
     p.add("--prompt", o.prompt, "text to start generating from");
+    examples::add_tokenizer_options(p, o.tokenizer);
     training::add_loop_options(p, o.loop);
     return p;
 }
@@ -107,10 +115,10 @@ double evaluate(Model& model, const std::vector<loom::index_t>& ids, const Optio
 
 // Reads the prompt, then samples `length` characters one at a time through the
 // ring-buffer step path.
-std::string generate(Model& model, const loom::Vocabulary& vocabulary, const std::string& prompt,
+std::string generate(Model& model, const loom::Tokenizer& tokenizer, const std::vector<loom::index_t>& prompt,
                      loom::index_t length, double temperature, loom::Generator& generator) {
     char_cnn::CharCnnDecoder<float> decoder(model);
-    loom::Tensor<float> log_probs = decoder.start(vocabulary.encode(prompt), 1);
+    loom::Tensor<float> log_probs = decoder.start(prompt, 1);
     std::vector<loom::index_t> generated;
     for (loom::index_t i = 0; i < length; ++i) {
         // log_softmax only shifts the logits, so sampling from log-probs is sampling from the logits.
@@ -118,77 +126,73 @@ std::string generate(Model& model, const loom::Vocabulary& vocabulary, const std
         generated.push_back(next);
         log_probs = decoder.advance({next});
     }
-    return prompt + vocabulary.decode(generated);
+    return examples::prompt_and_continuation(tokenizer, prompt, generated);
 }
 
 int run(const Options& o) {
     if (o.threads > 0) loom::set_num_threads(o.threads);
     training::check_loop_options(o.loop);
 
-    const std::string data_path = examples::resolve_data_path(o.data);
-    const loom::CharDataset dataset = loom::CharDataset::from_file(data_path);
-    const loom::Vocabulary& vocabulary = dataset.vocabulary();
-    const loom::TrainValidationSplit split = loom::split_train_validation(dataset.ids(), o.validation_fraction);
-    std::filesystem::create_directories(o.loop.out_dir);
-    vocabulary.save(o.loop.out_dir + "/vocabulary.txt");
+    training::LoopOptions loop = o.loop;
+    const examples::Corpus corpus = examples::load_corpus(o.data, o.tokenizer, o.validation_fraction, loop);
+    const loom::Tokenizer& tokenizer = corpus.tokenizer();
+    const loom::TokenizedCorpus& split = corpus.data;
 
     loom::Generator generator(o.seed);
     char_cnn::Config config;
-    config.vocabulary_size = vocabulary.size();
+    config.vocabulary_size = tokenizer.vocab_size();
     config.channels = o.channels;
     config.num_layers = o.layers;
     config.kernel_size = o.kernel;
     config.dilation_cycle = o.dilation_cycle;
     config.activation = char_cnn::parse_activation(o.activation);
     Model model(config, generator);
-    const std::unique_ptr<loom::Optimizer<float>> optimizer = training::make_optimizer<float>(o.loop, model.parameters());
+    const std::unique_ptr<loom::Optimizer<float>> optimizer = loom::make_optimizer<float>(o.loop, model.parameters());
 
     std::string dilations;
     for (loom::index_t l = 0; l < config.num_layers; ++l)
         dilations += (l > 0 ? "," : "") + std::to_string(config.dilation(l));
-    std::cout << "data: " << data_path << " (" << dataset.size() << " characters, vocabulary " << vocabulary.size()
-              << ", train " << split.train.size() << ", validation " << split.validation.size() << ")\n"
+    std::cout << examples::describe_corpus(corpus) << "\n"
               << "model: " << o.layers << " causal conv layers x " << o.channels << " channels, kernel " << o.kernel
               << ", dilations " << dilations << ", " << o.activation << ", receptive field "
               << config.receptive_field() << " characters, " << model.parameter_count() << " parameters\n"
               << "training: " << o.loop.steps << " steps of " << o.batch << "x" << o.seq << " (random windows), "
               << training::describe_optimizer(o.loop) << ", threads " << loom::get_num_threads() << "\n";
 
-    const std::string prompt = examples::usable_prompt(o.prompt, vocabulary, dataset.ids());
+    const std::vector<loom::index_t> prompt = examples::usable_prompt(o.prompt, corpus);
 
     loom::RandomWindowBatcher windows(split.train, o.batch, o.seq, generator.next_u64());
     loom::Generator sampler(o.seed + 1);
 
-    training::LoopHooks<float> hooks;
-    hooks.tokens_per_step = o.batch * o.seq * o.loop.accumulate;
-    hooks.model_metadata = char_cnn::model_metadata(config, vocabulary);
-    hooks.compute_loss = [&] {
+    loom::TrainingTask<float> task;
+    task.tokens_per_batch = o.batch * o.seq;
+    task.metadata = char_cnn::model_metadata(config, tokenizer);
+    task.compute_loss = [&] {
         const loom::Batch batch = windows.next();
         return loom::cross_entropy(model.forward(batch.inputs), batch.targets);
     };
-    hooks.evaluate = [&] { return evaluate(model, split.validation, o); };
-    training::TrainingLoop<float>* loop_pointer = nullptr;
-    hooks.after_step = [&](std::int64_t step) {
+    task.evaluate = [&] { return evaluate(model, split.validation, o); };
+    loom::Trainer<float>* trainer_pointer = nullptr;
+    task.after_step = [&](std::int64_t step) {
         if (o.sample_every > 0 && step % o.sample_every == 0 && step != o.loop.steps)
-            loop_pointer->progress().message("---- sample at step " + std::to_string(step) + " ----\n" +
-                                             generate(model, vocabulary, prompt, o.sample_length, o.temperature, sampler) +
+            trainer_pointer->message("---- sample at step " + std::to_string(step) + " ----\n" +
+                                             generate(model, tokenizer, prompt, o.sample_length, o.temperature, sampler) +
                                              "\n----");
     };
-    hooks.save_state = [&](loom::CheckpointWriter<float>& writer) {
+    task.save_state = [&](loom::CheckpointWriter<float>& writer) {
         writer.set("rng.windows", windows.generator().state_string());
         writer.set("rng.sampler", sampler.state_string());
     };
-    hooks.load_state = [&](const loom::Checkpoint<float>& checkpoint) {
+    task.load_state = [&](const loom::Checkpoint<float>& checkpoint) {
         windows.generator().set_state_string(checkpoint.get("rng.windows"));
         sampler.set_state_string(checkpoint.get("rng.sampler"));
     };
 
-    training::TrainingLoop<float> loop(o.loop, model, *optimizer, std::move(hooks));
-    loop_pointer = &loop;
-    loop.resume_if_asked();
-    const training::LoopEnd end = loop.run();
-    return examples::finish(loop, end, o.loop, o.generate, o.temperature,
-                            [&] { return generate(model, vocabulary, prompt, o.generate, o.temperature, sampler); });
+    loom::Trainer<float> trainer(model, *optimizer, loom::make_schedule(o.loop, o.loop.steps), std::move(task), loop);
+    trainer_pointer = &trainer;
+    const loom::TrainingEnd end = trainer.fit();
+    return examples::finish(trainer, end, loop, o.generate, o.temperature,
+                            [&] { return generate(model, tokenizer, prompt, o.generate, o.temperature, sampler); });
 }
 
 }  // namespace

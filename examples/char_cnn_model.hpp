@@ -210,15 +210,16 @@ private:
 };
 
 // What describes the model in a checkpoint: enough to rebuild it.
-inline std::map<std::string, std::string> model_metadata(const Config& config, const loom::Vocabulary& vocabulary) {
-    return {{"model.kind", "char_cnn"},
+inline std::map<std::string, std::string> model_metadata(const Config& config, const loom::Tokenizer& tokenizer) {
+    std::map<std::string, std::string> metadata{{"model.kind", "char_cnn"},
             {"model.vocabulary_size", std::to_string(config.vocabulary_size)},
             {"model.channels", std::to_string(config.channels)},
             {"model.num_layers", std::to_string(config.num_layers)},
             {"model.kernel_size", std::to_string(config.kernel_size)},
             {"model.dilation_cycle", std::to_string(config.dilation_cycle)},
-            {"model.activation", activation_name(config.activation)},
-            {"model.vocabulary", vocabulary.text()}};
+            {"model.activation", activation_name(config.activation)}};
+    metadata.merge(examples::tokenizer_metadata(tokenizer));
+    return metadata;
 }
 
 // A model rebuilt from a char_cnn checkpoint, with the vocabulary it was trained on.
@@ -226,7 +227,7 @@ template <typename T>
 struct LoadedCharCnnModel {
     Config config;
     std::unique_ptr<CharCnnModel<T>> model;
-    loom::Vocabulary vocabulary;
+    std::shared_ptr<const loom::Tokenizer> tokenizer;
 };
 
 // Reads the model.* metadata of a checkpoint written by examples/char_cnn
@@ -249,7 +250,7 @@ LoadedCharCnnModel<T> load_char_cnn_model(const std::string& path) {
     if (activation != "relu" && activation != "gelu")
         metadata.fail("model.activation", "is '" + activation + "', expected relu or gelu");
     config.activation = parse_activation(activation);
-    loaded.vocabulary = metadata.vocabulary(config.vocabulary_size);
+    loaded.tokenizer = metadata.tokenizer(config.vocabulary_size);
     loom::Generator generator(0);  // the initial weights are overwritten by the checkpoint's
     loaded.model = std::make_unique<CharCnnModel<T>>(config, generator);
     checkpoint.restore_model(*loaded.model);

@@ -1,9 +1,10 @@
-// examples/char_example.hpp — what the character-level training programs
-// (char_rnn, char_cnn, char_gpt) share besides the training loop: finding the
-// bundled corpus, a prompt the vocabulary can encode, the closing report, and
-// main()'s error handling.
+// examples/char_example.hpp — what the training programs (char_rnn, char_cnn,
+// char_gpt) share besides the library's training loop: finding the bundled
+// corpus, tokenizing it (--tokenizer char|bpe|word), a prompt the tokenizer can
+// encode, the closing report, and main()'s error handling.
 #pragma once
 
+#include <cmath>
 #include <exception>
 #include <filesystem>
 #include <functional>
@@ -13,55 +14,113 @@
 #include <string>
 #include <vector>
 
-#include <loom/data/utf8.hpp>
-#include <loom/data/vocabulary.hpp>
+#include <map>
+
+#include <loom/data/char_tokenizer.hpp>
+#include <loom/data/text_dataset.hpp>
+#include <loom/data/tokenized_corpus.hpp>
+#include <loom/data/tokenizer.hpp>
 
 #include "cli.hpp"
+#include "data_path.hpp"
 #include "training.hpp"
 
 namespace examples {
 
-// The bundled corpus is found from the build tree too, not only from the
-// repository root (LOOM_DATA_DIR is the repository's data/ folder).
-inline std::string resolve_data_path(const std::string& path) {
-    if (std::filesystem::exists(path)) return path;
-#ifdef LOOM_DATA_DIR
-    const std::string bundled = std::string(LOOM_DATA_DIR) + "/" + std::filesystem::path(path).filename().string();
-    if (std::filesystem::exists(bundled)) return bundled;
-#endif
-    return path;  // CharDataset reports the missing file
+// --tokenizer and its settings, shared by the three training programs.
+inline void add_tokenizer_options(cli::Parser& p, loom::TokenizerSettings& settings) {
+    p.add("--tokenizer", settings.kind, "char (code points), bpe (byte-level BPE) or word");
+    p.add("--bpe-vocab", settings.bpe_vocab_size, "bpe: vocabulary size (256 bytes + merges)");
+    p.add("--word-min-count", settings.word.min_count, "word: words seen fewer times become <unk>");
 }
 
-// `prompt` if the vocabulary can encode it and it is not empty; otherwise the
-// text's first character (a model needs one character to start from), with a note.
-inline std::string usable_prompt(const std::string& prompt, const loom::Vocabulary& vocabulary,
-                                 const std::vector<loom::index_t>& text_ids) {
-    const std::string fallback = vocabulary.decode(text_ids.front());
+// The training text, tokenized and split (loom/data/tokenized_corpus.hpp).
+struct Corpus {
+    std::string path;
+    std::size_t bytes = 0;
+    loom::TokenizedCorpus data;
+    const loom::Tokenizer& tokenizer() const { return *data.tokenizer; }
+};
+
+// Reads and tokenizes the corpus, saves its tokenizer as <out_dir>/tokenizer.json
+// (and, for char, the vocabulary as vocabulary.txt), and sets the loss unit and
+// the bits-per-byte factor of the run's messages.
+inline Corpus load_corpus(const std::string& data, const loom::TokenizerSettings& settings, double validation_fraction,
+                          training::LoopOptions& loop) {
+    Corpus corpus;
+    corpus.path = resolve_data_path(data);
+    const std::string text = loom::read_file_bytes(corpus.path);
+    corpus.bytes = text.size();
+    try {
+        corpus.data = loom::tokenize_corpus(text, settings, validation_fraction);
+    } catch (const loom::Error& error) {
+        throw loom::Error("'" + corpus.path + "': " + error.what());
+    }
+    std::filesystem::create_directories(loop.out_dir);
+    corpus.tokenizer().save(loop.out_dir + "/tokenizer.json");
+    if (const auto* chars = dynamic_cast<const loom::CharTokenizer*>(corpus.data.tokenizer.get()))
+        chars->vocabulary().save(loop.out_dir + "/vocabulary.txt");
+    loop.loss_unit = settings.kind == "char" ? "nats/char" : "nats/token";
+    loop.bytes_per_token = corpus.data.validation_bytes_per_token();
+    return corpus;
+}
+
+// "data: <path> (1115394 bytes, bpe tokenizer, vocabulary 1024, train 260811 tokens, validation 29012 tokens)"
+inline std::string describe_corpus(const Corpus& corpus) {
+    std::ostringstream out;
+    out << "data: " << corpus.path << " (" << corpus.bytes << " bytes, " << corpus.tokenizer().kind()
+        << " tokenizer, vocabulary " << corpus.tokenizer().vocab_size() << ", train " << corpus.data.train.size()
+        << " tokens, validation " << corpus.data.validation.size() << " tokens, " << std::setprecision(3)
+        << corpus.data.validation_bytes_per_token() << " bytes/token)";
+    return out.str();
+}
+
+// `prompt` as ids if the tokenizer can encode it and it is not empty; otherwise
+// the corpus's first token (a model needs one token to start from), with a note.
+inline std::vector<loom::index_t> usable_prompt(const std::string& prompt, const Corpus& corpus) {
+    const std::vector<loom::index_t> fallback{corpus.data.train.front()};
     if (prompt.empty()) return fallback;
-    for (char32_t c : loom::utf8_decode(prompt))
-        if (!vocabulary.contains(c)) {
-            std::cout << "prompt has characters outside the vocabulary; starting from "
-                      << loom::describe_code_point(vocabulary.char_of(text_ids.front())) << "\n";
-            return fallback;
-        }
-    return prompt;
+    try {
+        std::vector<loom::index_t> ids = corpus.tokenizer().encode(prompt);
+        if (!ids.empty()) return ids;
+    } catch (const loom::Error& error) {
+        std::cout << "prompt cannot be encoded (" << error.what() << "); starting from the corpus's first token\n";
+    }
+    return fallback;
 }
 
-// After loop.run(): the exit code for an interrupted (130, as the shell gives
-// for Ctrl-C) or non-finite (2) end; otherwise prints the final validation loss
-// and `count` characters from generate_text(), and returns 0.
-inline int finish(training::TrainingLoop<float>& loop, training::LoopEnd end, const training::LoopOptions& options,
+// The prompt's text followed by what each generated token adds after the one before.
+inline std::string prompt_and_continuation(const loom::Tokenizer& tokenizer, const std::vector<loom::index_t>& prompt,
+                                           const std::vector<loom::index_t>& generated) {
+    std::string text = tokenizer.decode(prompt);
+    loom::index_t previous = prompt.empty() ? -1 : prompt.back();
+    for (const loom::index_t id : generated) {
+        text += tokenizer.piece(id, previous);
+        previous = id;
+    }
+    return text;
+}
+
+// After trainer.fit(): the exit code for an interrupted (130, as the shell
+// gives for Ctrl-C) or non-finite (2) end; otherwise prints the final
+// validation loss and `count` characters from generate_text(), and returns 0.
+inline int finish(loom::Trainer<float>& trainer, loom::TrainingEnd end, const training::LoopOptions& options,
                   loom::index_t count, double temperature, const std::function<std::string()>& generate_text) {
-    if (end == training::LoopEnd::interrupted) return 130;
-    if (end == training::LoopEnd::nonfinite) return 2;
+    if (end == loom::TrainingEnd::interrupted) return 130;
+    if (end == loom::TrainingEnd::nonfinite) return 2;
     std::ostringstream summary;
-    summary << "final validation loss: " << std::setprecision(9) << loop.final_validation_loss() << " nats/char ("
-            << training::format_duration(loop.seconds()) << " training)";
-    loop.progress().message(summary.str());
-    std::cout << "---- " << count << " characters, temperature " << temperature << " ----\n"
+    summary << "final validation loss: " << std::setprecision(9) << trainer.final_validation_loss() << " "
+            << options.loss_unit;
+    if (options.bytes_per_token > 0)
+        summary << " (" << std::setprecision(5)
+                << trainer.final_validation_loss() / (options.bytes_per_token * std::log(2.0)) << " bits/byte)";
+    summary << " (" << loom::format_duration(trainer.seconds()) << " training)";
+    trainer.message(summary.str());
+    std::cout << "---- " << count << (options.loss_unit == "nats/char" ? " characters" : " tokens") << ", temperature " << temperature << " ----\n"
               << generate_text() << "\n----\n"
-              << "log: " << options.out_dir << "/log.csv, checkpoint: " << loop.last_path()
-              << ", vocabulary: " << options.out_dir << "/vocabulary.txt\n";
+              << "log: " << trainer.log_path() << (options.plot ? ", plot: " + trainer.plot_path() : std::string())
+              << ", checkpoint: " << trainer.last_path() << ", tokenizer: " << options.out_dir
+              << "/tokenizer.json\n";
     return 0;
 }
 

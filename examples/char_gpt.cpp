@@ -15,8 +15,13 @@
 // --eval-every steps (the mean over --eval-batches random validation windows,
 // the same windows every time), samples, a CSV log, checkpoints (resumable),
 // and at the end the final validation loss and --generate sampled characters.
-// The training loop is examples/training.hpp; the model and its key/value-cache
-// decoder are examples/char_gpt_model.hpp.
+// The training loop is loom::Trainer (include/loom/train/trainer.hpp); the
+// model and its key/value-cache decoder are examples/char_gpt_model.hpp.
+// Tokens: --tokenizer char (default: one token per character), bpe (byte-level
+// BPE with --bpe-vocab tokens, learned from the training part) or word
+// (--word-min-count); the tokenizer is saved as <out>/tokenizer.json and in the
+// checkpoints. Validation loss is also given in bits per byte, which compares
+// models with different tokenizers.
 #include <algorithm>
 #include <filesystem>
 #include <iomanip>
@@ -50,10 +55,12 @@ struct Options {
     loom::index_t eval_batches = 200, sample_every = 500, sample_length = 200, generate = 500, context_keep = 0;
     double temperature = 0.8;
     std::string prompt = "ROMEO:";
+    loom::TokenizerSettings tokenizer;
     training::LoopOptions loop;
 
     Options() {
         loop.out_dir = "char_gpt_out";
+        loop.loss_unit = "nats/char";
         loop.optimizer = "adamw";
         loop.lr = 1e-3;
         loop.beta2 = 0.99;
@@ -90,6 +97,7 @@ cli::Parser make_parser(Options& o) {
     p.add("--prompt", o.prompt, "text to start generating from");
     p.add("--context-keep", o.context_keep,
           "generation: characters re-read when the context is full (0: block/2; block: nanoGPT's sliding window)");
+    examples::add_tokenizer_options(p, o.tokenizer);
     training::add_loop_options(p, o.loop);
     return p;
 }
@@ -111,10 +119,10 @@ double evaluate(Model& model, const std::vector<loom::index_t>& ids, const Optio
 }
 
 // Samples `length` characters after the prompt through the key/value-cache decoder.
-std::string generate(Model& model, const loom::Vocabulary& vocabulary, const std::string& prompt, loom::index_t length,
+std::string generate(Model& model, const loom::Tokenizer& tokenizer, const std::vector<loom::index_t>& prompt, loom::index_t length,
                      double temperature, loom::index_t context_keep, loom::Generator& generator) {
     char_gpt::CharGptDecoder<float> decoder(model, context_keep);
-    loom::Tensor<float> log_probs = decoder.start(vocabulary.encode(prompt), 1);
+    loom::Tensor<float> log_probs = decoder.start(prompt, 1);
     std::vector<loom::index_t> generated;
     for (loom::index_t i = 0; i < length; ++i) {
         const loom::index_t next = loom::sample_last_row(log_probs, temperature, generator);
@@ -122,24 +130,22 @@ std::string generate(Model& model, const loom::Vocabulary& vocabulary, const std
         log_probs = decoder.advance({next});
     }
     model.train();
-    return prompt + vocabulary.decode(generated);
+    return examples::prompt_and_continuation(tokenizer, prompt, generated);
 }
 
 int run(const Options& o) {
     if (o.threads > 0) loom::set_num_threads(o.threads);
     training::check_loop_options(o.loop);
-    if (o.eval_batches < 1) throw loom::Error("char_gpt: --eval-batches must be >= 1, got " + std::to_string(o.eval_batches));
+    if (o.eval_batches < 1) throw loom::Error("--eval-batches must be >= 1, got " + std::to_string(o.eval_batches));
 
-    const std::string data_path = examples::resolve_data_path(o.data);
-    const loom::CharDataset dataset = loom::CharDataset::from_file(data_path);
-    const loom::Vocabulary& vocabulary = dataset.vocabulary();
-    const loom::TrainValidationSplit split = loom::split_train_validation(dataset.ids(), o.validation_fraction);
-    std::filesystem::create_directories(o.loop.out_dir);
-    vocabulary.save(o.loop.out_dir + "/vocabulary.txt");
+    training::LoopOptions loop = o.loop;
+    const examples::Corpus corpus = examples::load_corpus(o.data, o.tokenizer, o.validation_fraction, loop);
+    const loom::Tokenizer& tokenizer = corpus.tokenizer();
+    const loom::TokenizedCorpus& split = corpus.data;
 
     loom::Generator generator(o.seed);
     char_gpt::Config config;
-    config.vocabulary_size = vocabulary.size();
+    config.vocabulary_size = tokenizer.vocab_size();
     config.block_size = o.block;
     config.embedding_dim = o.embedding;
     config.num_heads = o.heads;
@@ -149,50 +155,48 @@ int run(const Options& o) {
     config.tie_weights = o.tie_weights;
     Model model(config, generator);
     const std::unique_ptr<loom::Optimizer<float>> optimizer =
-        training::make_optimizer<float>(o.loop, model.optimizer_groups(o.loop.weight_decay));
+        loom::make_optimizer<float>(o.loop, model.optimizer_groups(o.loop.weight_decay));
 
-    std::cout << "data: " << data_path << " (" << dataset.size() << " characters, vocabulary " << vocabulary.size()
-              << ", train " << split.train.size() << ", validation " << split.validation.size() << ")\n"
+    std::cout << examples::describe_corpus(corpus) << "\n"
               << "model: gpt " << o.layers << " layers, " << o.heads << " heads, d " << o.embedding << ", block "
               << o.block << (o.tie_weights ? ", tied head" : "") << ", " << model.parameter_count() << " parameters\n"
               << "training: " << o.loop.steps << " steps of " << o.batch << "x" << o.block << " (random windows), "
               << training::describe_optimizer(o.loop) << ", threads " << loom::get_num_threads() << "\n";
 
-    const std::string prompt = examples::usable_prompt(o.prompt, vocabulary, dataset.ids());
+    const std::vector<loom::index_t> prompt = examples::usable_prompt(o.prompt, corpus);
 
     loom::RandomWindowBatcher windows(split.train, o.batch, o.block, generator.next_u64());
     loom::Generator sampler(o.seed + 1);
 
-    training::LoopHooks<float> hooks;
-    hooks.tokens_per_step = o.batch * o.block * o.loop.accumulate;
-    hooks.model_metadata = char_gpt::model_metadata(config, vocabulary);
-    hooks.compute_loss = [&] {
+    loom::TrainingTask<float> task;
+    task.tokens_per_batch = o.batch * o.block;
+    task.metadata = char_gpt::model_metadata(config, tokenizer);
+    task.compute_loss = [&] {
         const loom::Batch batch = windows.next();
         return loom::cross_entropy(model(batch.inputs), batch.targets);
     };
-    hooks.evaluate = [&] { return evaluate(model, split.validation, o); };
-    training::TrainingLoop<float>* loop_pointer = nullptr;
-    hooks.after_step = [&](std::int64_t step) {
+    task.evaluate = [&] { return evaluate(model, split.validation, o); };
+    loom::Trainer<float>* trainer_pointer = nullptr;
+    task.after_step = [&](std::int64_t step) {
         if (o.sample_every > 0 && step % o.sample_every == 0 && step != o.loop.steps)
-            loop_pointer->progress().message(
+            trainer_pointer->message(
                 "---- sample at step " + std::to_string(step) + " ----\n" +
-                generate(model, vocabulary, prompt, o.sample_length, o.temperature, o.context_keep, sampler) + "\n----");
+                generate(model, tokenizer, prompt, o.sample_length, o.temperature, o.context_keep, sampler) + "\n----");
     };
-    hooks.save_state = [&](loom::CheckpointWriter<float>& writer) {
+    task.save_state = [&](loom::CheckpointWriter<float>& writer) {
         writer.set("rng.windows", windows.generator().state_string());
         writer.set("rng.sampler", sampler.state_string());
     };
-    hooks.load_state = [&](const loom::Checkpoint<float>& checkpoint) {
+    task.load_state = [&](const loom::Checkpoint<float>& checkpoint) {
         windows.generator().set_state_string(checkpoint.get("rng.windows"));
         sampler.set_state_string(checkpoint.get("rng.sampler"));
     };
 
-    training::TrainingLoop<float> loop(o.loop, model, *optimizer, std::move(hooks));
-    loop_pointer = &loop;
-    loop.resume_if_asked();
-    const training::LoopEnd end = loop.run();
-    return examples::finish(loop, end, o.loop, o.generate, o.temperature,
-                            [&] { return generate(model, vocabulary, prompt, o.generate, o.temperature, o.context_keep, sampler); });
+    loom::Trainer<float> trainer(model, *optimizer, loom::make_schedule(o.loop, o.loop.steps), std::move(task), loop);
+    trainer_pointer = &trainer;
+    const loom::TrainingEnd end = trainer.fit();
+    return examples::finish(trainer, end, loop, o.generate, o.temperature,
+                            [&] { return generate(model, tokenizer, prompt, o.generate, o.temperature, o.context_keep, sampler); });
 }
 
 }  // namespace

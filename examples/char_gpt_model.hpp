@@ -271,8 +271,8 @@ private:
 };
 
 // What describes the model in a checkpoint (model.kind = "char_gpt").
-inline std::map<std::string, std::string> model_metadata(const Config& config, const loom::Vocabulary& vocabulary) {
-    return {{"model.kind", "char_gpt"},
+inline std::map<std::string, std::string> model_metadata(const Config& config, const loom::Tokenizer& tokenizer) {
+    std::map<std::string, std::string> metadata{{"model.kind", "char_gpt"},
             {"model.vocabulary_size", std::to_string(config.vocabulary_size)},
             {"model.block_size", std::to_string(config.block_size)},
             {"model.embedding_dim", std::to_string(config.embedding_dim)},
@@ -280,15 +280,16 @@ inline std::map<std::string, std::string> model_metadata(const Config& config, c
             {"model.num_layers", std::to_string(config.num_layers)},
             {"model.feedforward_dim", std::to_string(config.feedforward_dim)},
             {"model.dropout", std::to_string(config.dropout)},
-            {"model.tie_weights", config.tie_weights ? "1" : "0"},
-            {"model.vocabulary", vocabulary.text()}};
+            {"model.tie_weights", config.tie_weights ? "1" : "0"}};
+    metadata.merge(examples::tokenizer_metadata(tokenizer));
+    return metadata;
 }
 
 template <typename T>
 struct LoadedCharGptModel {
     Config config;
     std::unique_ptr<CharGptModel<T>> model;
-    loom::Vocabulary vocabulary;
+    std::shared_ptr<const loom::Tokenizer> tokenizer;
 };
 
 // Rebuilds a model from a checkpoint written by examples/char_gpt. Errors name
@@ -307,7 +308,7 @@ LoadedCharGptModel<T> load_char_gpt_model(const std::string& path) {
     config.feedforward_dim = metadata.integer("model.feedforward_dim", 0);
     config.dropout = metadata.real("model.dropout");
     config.tie_weights = metadata.integer("model.tie_weights", 0) != 0;
-    loaded.vocabulary = metadata.vocabulary(config.vocabulary_size);
+    loaded.tokenizer = metadata.tokenizer(config.vocabulary_size);
     loom::Generator generator(0);  // overwritten by the checkpoint's weights
     loaded.model = std::make_unique<CharGptModel<T>>(config, generator);
     checkpoint.restore_model(*loaded.model);

@@ -241,7 +241,7 @@ template <typename T>
 struct LoadedCharModel {
     Config config;
     std::unique_ptr<CharModel<T>> model;
-    loom::Vocabulary vocabulary;
+    std::shared_ptr<const loom::Tokenizer> tokenizer;
 };
 
 // Reads the model.* metadata of a checkpoint written by examples/char_rnn
@@ -262,7 +262,7 @@ LoadedCharModel<T> load_char_model(const std::string& path) {
     config.hidden_size = metadata.integer("model.hidden_size");
     config.num_layers = metadata.integer("model.num_layers");
     config.dropout = metadata.real("model.dropout");
-    loaded.vocabulary = metadata.vocabulary(config.vocabulary_size);
+    loaded.tokenizer = metadata.tokenizer(config.vocabulary_size);
     loom::Generator generator(0);  // the initial weights are overwritten by the checkpoint's
     loaded.model = std::make_unique<CharModel<T>>(config, generator);
     checkpoint.restore_model(*loaded.model);

@@ -19,8 +19,15 @@
 //
 // The loop itself (optimizers, schedules, gradient accumulation, clipping,
 // checkpoints every --checkpoint-every steps and on Ctrl-C, --resume,
-// keep-best, the NaN/Inf guard) is examples/training.hpp, shared with the
-// other examples.
+// keep-best, early stopping, the NaN/Inf guard, loss.svg) is loom::Trainer
+// (include/loom/train/trainer.hpp); examples/training_options.hpp maps the
+// flags onto it.
+//
+// Tokens: --tokenizer char (default: one token per character), bpe (byte-level
+// BPE with --bpe-vocab tokens, learned from the training part) or word
+// (--word-min-count); the tokenizer is saved as <out>/tokenizer.json and in the
+// checkpoints. Validation loss is also given in bits per byte, which compares
+// models with different tokenizers.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -62,10 +69,12 @@ struct Options {
     loom::index_t generate = 500;
     double temperature = 0.8;
     std::string prompt = "ROMEO:";
+    loom::TokenizerSettings tokenizer;
     training::LoopOptions loop;
 
     Options() {
         loop.out_dir = "char_rnn_out";
+        loop.loss_unit = "nats/char";
         loop.steps = 1000;
     }
 };
@@ -90,6 +99,7 @@ cli::Parser make_parser(Options& o) {
     p.add("--generate", o.generate, "characters to generate at the end");
     p.add("--temperature", o.temperature, "sampling temperature (0: greedy)");
     p.add("--prompt", o.prompt, "text to start generating from");
+    examples::add_tokenizer_options(p, o.tokenizer);
     training::add_loop_options(p, o.loop);
     return p;
 }
@@ -112,12 +122,11 @@ double evaluate(Model& model, const std::vector<loom::index_t>& ids, const Optio
     return total / static_cast<double>(batches);
 }
 
-// Feeds the prompt, then samples `length` characters one at a time.
-std::string generate(Model& model, const loom::Vocabulary& vocabulary, const std::string& prompt,
+// Feeds the prompt, then samples `length` tokens one at a time.
+std::string generate(Model& model, const loom::Tokenizer& tokenizer, const std::vector<loom::index_t>& prompt_ids,
                      loom::index_t length, double temperature, loom::Generator& generator) {
     loom::NoGradGuard no_grad;
     model.eval();
-    std::vector<loom::index_t> prompt_ids = vocabulary.encode(prompt);
     State state;
     loom::Tensor<float> logits =
         model.forward(loom::IndexTensor(prompt_ids, loom::Shape{1, static_cast<loom::index_t>(prompt_ids.size())}), state);
@@ -128,79 +137,77 @@ std::string generate(Model& model, const loom::Vocabulary& vocabulary, const std
         logits = model.step(loom::IndexTensor({next}), state);
     }
     model.train();
-    return prompt + vocabulary.decode(generated);
+    return examples::prompt_and_continuation(tokenizer, prompt_ids, generated);
 }
 
 // What describes the model in its checkpoints: enough to rebuild it.
-std::map<std::string, std::string> model_metadata(const char_model::Config& config, const loom::Vocabulary& vocabulary) {
-    return {{"model.kind", "char_rnn"},
+std::map<std::string, std::string> model_metadata(const char_model::Config& config, const loom::Tokenizer& tokenizer) {
+    std::map<std::string, std::string> metadata{{"model.kind", "char_rnn"},
             {"model.cell", char_model::cell_name(config.cell)},
             {"model.vocabulary_size", std::to_string(config.vocabulary_size)},
             {"model.embedding_dim", std::to_string(config.embedding_dim)},
             {"model.hidden_size", std::to_string(config.hidden_size)},
             {"model.num_layers", std::to_string(config.num_layers)},
-            {"model.dropout", std::to_string(config.dropout)},
-            {"model.vocabulary", vocabulary.text()}};
+            {"model.dropout", std::to_string(config.dropout)}};
+    metadata.merge(examples::tokenizer_metadata(tokenizer));
+    return metadata;
 }
 
 int run(const Options& o) {
     if (o.threads > 0) loom::set_num_threads(o.threads);
     const bool stream_batching = o.batching == "stream";
     if (!stream_batching && o.batching != "random")
-        throw loom::Error("char_rnn: --batching must be stream or random, got '" + o.batching + "'");
+        throw loom::Error("--batching must be stream or random, got '" + o.batching + "'");
     training::check_loop_options(o.loop);
 
-    const std::string data_path = examples::resolve_data_path(o.data);
-    const loom::CharDataset dataset = loom::CharDataset::from_file(data_path);
-    const loom::Vocabulary& vocabulary = dataset.vocabulary();
-    const loom::TrainValidationSplit split = loom::split_train_validation(dataset.ids(), o.validation_fraction);
-    std::filesystem::create_directories(o.loop.out_dir);
-    vocabulary.save(o.loop.out_dir + "/vocabulary.txt");
+    training::LoopOptions loop = o.loop;
+    const examples::Corpus corpus = examples::load_corpus(o.data, o.tokenizer, o.validation_fraction, loop);
+    const loom::Tokenizer& tokenizer = corpus.tokenizer();
+    const loom::TokenizedCorpus& split = corpus.data;
 
     loom::Generator generator(o.seed);
     char_model::Config config;
-    config.vocabulary_size = vocabulary.size();
+    config.vocabulary_size = tokenizer.vocab_size();
     config.embedding_dim = o.embedding;
     config.hidden_size = o.hidden;
     config.num_layers = o.layers;
     config.cell = char_model::parse_cell(o.cell);
     config.dropout = o.dropout;
     Model model(config, generator);
-    const std::unique_ptr<loom::Optimizer<float>> optimizer = training::make_optimizer<float>(o.loop, model.parameters());
+    const std::unique_ptr<loom::Optimizer<float>> optimizer = loom::make_optimizer<float>(o.loop, model.parameters());
 
-    std::cout << "data: " << data_path << " (" << dataset.size() << " characters, vocabulary " << vocabulary.size()
-              << ", train " << split.train.size() << ", validation " << split.validation.size() << ")\n"
+    std::cout << examples::describe_corpus(corpus) << "\n"
               << "model: " << char_model::cell_name(config.cell) << " " << o.layers << "x" << o.hidden
               << ", embedding " << o.embedding << ", " << model.parameter_count() << " parameters\n"
               << "training: " << o.loop.steps << " steps of " << o.batch << "x" << o.seq << " (" << o.batching
               << "), " << training::describe_optimizer(o.loop) << ", threads " << loom::get_num_threads() << "\n";
 
-    const std::string prompt = examples::usable_prompt(o.prompt, vocabulary, dataset.ids());
+    const std::vector<loom::index_t> prompt = examples::usable_prompt(o.prompt, corpus);
 
     loom::StreamBatcher stream(split.train, o.batch, o.seq);
     loom::RandomWindowBatcher windows(split.train, o.batch, o.seq, generator.next_u64());
     loom::Generator sampler(o.seed + 1);
     State state;  // carried from batch to batch in stream batching
 
-    training::LoopHooks<float> hooks;
-    hooks.tokens_per_step = o.batch * o.seq * o.loop.accumulate;
-    hooks.model_metadata = model_metadata(config, vocabulary);
-    hooks.compute_loss = [&] {
+    loom::TrainingTask<float> task;
+    task.tokens_per_batch = o.batch * o.seq;
+    task.metadata = model_metadata(config, tokenizer);
+    task.compute_loss = [&] {
         if (stream_batching && stream.batch_in_epoch() == 0) state = State();  // the streams start afresh
         const loom::Batch batch = stream_batching ? stream.next() : windows.next();
         if (!stream_batching) state = State();
         state = state.detached();  // truncated BPTT: no gradient into the previous batch
         return loom::cross_entropy(model.forward(batch.inputs, state), batch.targets);
     };
-    hooks.evaluate = [&] { return evaluate(model, split.validation, o); };
-    training::TrainingLoop<float>* loop_pointer = nullptr;
-    hooks.after_step = [&](std::int64_t step) {
+    task.evaluate = [&] { return evaluate(model, split.validation, o); };
+    loom::Trainer<float>* trainer_pointer = nullptr;
+    task.after_step = [&](std::int64_t step) {
         if (o.sample_every > 0 && step % o.sample_every == 0 && step != o.loop.steps)
-            loop_pointer->progress().message("---- sample at step " + std::to_string(step) + " ----\n" +
-                                             generate(model, vocabulary, prompt, o.sample_length, o.temperature, sampler) +
+            trainer_pointer->message("---- sample at step " + std::to_string(step) + " ----\n" +
+                                             generate(model, tokenizer, prompt, o.sample_length, o.temperature, sampler) +
                                              "\n----");
     };
-    hooks.save_state = [&](loom::CheckpointWriter<float>& writer) {
+    task.save_state = [&](loom::CheckpointWriter<float>& writer) {
         writer.set("train.stream_epoch", std::to_string(stream.epoch()));
         writer.set("train.stream_batch", std::to_string(stream.batch_in_epoch()));
         writer.set("rng.windows", windows.generator().state_string());
@@ -208,7 +215,7 @@ int run(const Options& o) {
         if (state.h.defined()) writer.add_tensor("train.state.h", state.h);
         if (state.c.defined()) writer.add_tensor("train.state.c", state.c);
     };
-    hooks.load_state = [&](const loom::Checkpoint<float>& checkpoint) {
+    task.load_state = [&](const loom::Checkpoint<float>& checkpoint) {
         stream.seek(checkpoint.get_int("train.stream_epoch"), checkpoint.get_int("train.stream_batch"));
         windows.generator().set_state_string(checkpoint.get("rng.windows"));
         sampler.set_state_string(checkpoint.get("rng.sampler"));
@@ -217,12 +224,11 @@ int run(const Options& o) {
         if (checkpoint.has_tensor("train.state.c")) state.c = checkpoint.tensor("train.state.c");
     };
 
-    training::TrainingLoop<float> loop(o.loop, model, *optimizer, std::move(hooks));
-    loop_pointer = &loop;
-    loop.resume_if_asked();
-    const training::LoopEnd end = loop.run();
-    return examples::finish(loop, end, o.loop, o.generate, o.temperature,
-                            [&] { return generate(model, vocabulary, prompt, o.generate, o.temperature, sampler); });
+    loom::Trainer<float> trainer(model, *optimizer, loom::make_schedule(o.loop, o.loop.steps), std::move(task), loop);
+    trainer_pointer = &trainer;
+    const loom::TrainingEnd end = trainer.fit();
+    return examples::finish(trainer, end, loop, o.generate, o.temperature,
+                            [&] { return generate(model, tokenizer, prompt, o.generate, o.temperature, sampler); });
 }
 
 }  // namespace

@@ -12,7 +12,7 @@
 // Methods:
 //   greedy  the most probable character each step (loom::greedy)
 //   sample  draws from softmax(logits / temperature), restricted to the --top-k
-//           most probable characters and the smallest set with mass >= --top-p
+//           most probable tokens and the smallest set with mass >= --top-p
 //           (loom::sample); --seed fixes the text, --n writes several samples
 //           one after another, separated by a line "---- sample k/n ----"
 //   beam    beam search of width --beam (loom::beam_search); prints the --n
@@ -23,9 +23,12 @@
 // "\\" in --prompt and --stop are escapes. At the end, stderr gets the speed
 // (characters per second, milliseconds per character).
 //
-// The prompt must consist of characters of the model's vocabulary; otherwise
-// the error lists the others (U+XXXX and the character), or --drop-unknown
-// drops them with a note. --report-memory prints the resident set size
+// The checkpoint's tokenizer (char, bpe or word; see loom/data/tokenizer.hpp)
+// turns the prompt into ids and each generated id back into text. With a char
+// tokenizer the prompt must consist of characters of the model's vocabulary;
+// otherwise the error lists the others (U+XXXX and the character), or
+// --drop-unknown drops them with a note. A bpe model takes any prompt (it has a
+// token for every byte); a word model encodes unknown words as <unk>. --report-memory prints the resident set size
 // (VmRSS, and its peak VmHWM, from /proc/self/status) after 1,000 and 10,000
 // generated characters and at the end, to check that long generation runs in
 // constant memory.
@@ -41,6 +44,8 @@
 #include <string>
 #include <vector>
 
+#include <loom/data/char_tokenizer.hpp>
+#include <loom/data/tokenizer.hpp>
 #include <loom/decode/beam_search.hpp>
 #include <loom/decode/greedy.hpp>
 #include <loom/decode/sample.hpp>
@@ -78,9 +83,9 @@ cli::Parser make_parser(Options& o) {
     p.add("--method", o.method, "greedy, sample or beam");
     p.add("--beam", o.beam, "beam width (beam)");
     p.add("--temperature", o.temperature, "sampling temperature, > 0 (sample)");
-    p.add("--top-k", o.top_k, "keep the k most probable characters, 0: all (sample)");
+    p.add("--top-k", o.top_k, "keep the k most probable tokens, 0: all (sample)");
     p.add("--top-p", o.top_p, "keep the smallest set with probability mass >= p, 1: all (sample)");
-    p.add("--max-chars", o.max_chars, "characters to generate after the prompt");
+    p.add("--max-chars", o.max_chars, "tokens to generate after the prompt (characters for a char model)");
     p.add("--seed", o.seed, "seed of the sampling generator (sample)");
     p.add("--context-keep", o.context_keep,
           "char_gpt: characters re-read when the context is full (0: block/2; the block size: sliding window)");
@@ -109,9 +114,9 @@ std::string unescape(const std::string& text) {
     return out;
 }
 
-// The prompt as ids. Characters outside the vocabulary are an error listing
-// them all, or (drop) left out with a note on stderr.
-std::vector<loom::index_t> encode_prompt(const loom::Vocabulary& vocabulary, const std::string& prompt, bool drop,
+// The prompt as character ids. Characters outside the vocabulary are an error
+// listing them all, or (drop) left out with a note on stderr.
+std::vector<loom::index_t> encode_characters(const loom::Vocabulary& vocabulary, const std::string& prompt, bool drop,
                                          std::string& kept_text) {
     const std::vector<char32_t> characters = loom::utf8_decode(prompt);
     std::vector<char32_t> unknown;
@@ -138,6 +143,39 @@ std::vector<loom::index_t> encode_prompt(const loom::Vocabulary& vocabulary, con
         throw loom::Error("the prompt is empty" + std::string(unknown.empty() ? "" : " after dropping unknown characters") +
                           "; the model needs at least one character to start from");
     return ids;
+}
+
+// The prompt as ids of the model's tokenizer; kept_text is the prompt as the model sees it.
+std::vector<loom::index_t> encode_prompt(const loom::Tokenizer& tokenizer, const std::string& prompt, bool drop,
+                                         std::string& kept_text) {
+    if (const auto* chars = dynamic_cast<const loom::CharTokenizer*>(&tokenizer))
+        return encode_characters(chars->vocabulary(), prompt, drop, kept_text);
+    std::vector<loom::index_t> ids = tokenizer.encode(prompt);
+    if (ids.empty()) throw loom::Error("the prompt is empty; the model needs at least one token to start from");
+    kept_text = tokenizer.decode(ids);  // differs from the prompt where a word tokenizer made <unk>
+    return ids;
+}
+
+// The text of each new token after `previous` (the last prompt token to begin
+// with): a tokenizer's piece depends on the token before it (data/tokenizer.hpp).
+struct PieceText {
+    const loom::Tokenizer* tokenizer;
+    loom::index_t previous;
+
+    std::string operator()(loom::index_t id) {
+        std::string text = tokenizer->piece(id, previous);
+        previous = id;
+        return text;
+    }
+};
+
+// The text of `tokens` generated after the prompt's last token.
+std::string continuation_text(const loom::Tokenizer& tokenizer, loom::index_t last_prompt_token,
+                              const std::vector<loom::index_t>& tokens) {
+    PieceText pieces{&tokenizer, last_prompt_token};
+    std::string text;
+    for (const loom::index_t id : tokens) text += pieces(id);
+    return text;
 }
 
 // "VmRSS 12345 kB, VmHWM 12400 kB" from /proc/self/status ("" where there is none).
@@ -189,8 +227,9 @@ void print_text(const std::string& text) {
 
 // Beam search (no streaming: the best hypothesis is known only at the end);
 // prints the --n best, best first. Stop strings cut each printed text (beam
-// search itself has none). Returns the characters generated per hypothesis.
-std::size_t run_beam(loom::Decoder<float>& decoder, const loom::Vocabulary& vocabulary,
+// search itself has none). Returns the characters of the best hypothesis
+// before any stop string cut it.
+std::size_t run_beam(loom::Decoder<float>& decoder, const loom::Tokenizer& tokenizer,
                      const std::vector<loom::index_t>& prompt_ids, const std::string& prompt, const Options& o,
                      const std::vector<std::string>& stop_strings) {
     loom::BeamSearchOptions options;
@@ -198,15 +237,17 @@ std::size_t run_beam(loom::Decoder<float>& decoder, const loom::Vocabulary& voca
     options.max_new_tokens = o.max_chars;
     options.num_results = o.n;
     const std::vector<loom::Hypothesis> best = loom::beam_search(decoder, prompt_ids, options);
+    std::size_t best_characters = 0;
     for (std::size_t i = 0; i < best.size(); ++i) {
-        std::string text = vocabulary.decode(best[i].tokens);
+        std::string text = continuation_text(tokenizer, prompt_ids.back(), best[i].tokens);
+        if (i == 0) best_characters = count_characters(text);
         for (const std::string& stop : stop_strings)
             if (const std::size_t at = text.find(stop); at != std::string::npos) text.resize(at);
         char head[128];
         std::snprintf(head, sizeof head, "==== beam %zu/%zu score=%.6f ====\n", i + 1, best.size(), best[i].score);
         print_text(head + prompt + text + "\n");
     }
-    return best.empty() ? 0 : best.front().tokens.size();
+    return best_characters;
 }
 
 int run(const Options& o) {
@@ -223,9 +264,9 @@ int run(const Options& o) {
         throw loom::Error("--n " + std::to_string(o.n) + " is more than the beam width " + std::to_string(o.beam));
 
     examples::LoadedModel loaded = examples::load_model(o.checkpoint, o.context_keep);
-    const loom::Vocabulary& vocabulary = loaded.vocabulary;
+    const loom::Tokenizer& tokenizer = *loaded.tokenizer;
     std::string prompt;
-    const std::vector<loom::index_t> prompt_ids = encode_prompt(vocabulary, unescape(o.prompt), o.drop_unknown, prompt);
+    const std::vector<loom::index_t> prompt_ids = encode_prompt(tokenizer, unescape(o.prompt), o.drop_unknown, prompt);
     loom::Decoder<float>& decoder = *loaded.decoder;
     if (o.report_memory) std::cerr << "generate: memory after loading: " << memory_report() << "\n";
 
@@ -236,13 +277,14 @@ int run(const Options& o) {
     options.top_k = o.top_k;
     options.top_p = o.top_p;
     options.seed = o.seed;
-    options.token_text = [&vocabulary](loom::index_t id) { return vocabulary.decode(id); };
+    PieceText pieces{&tokenizer, prompt_ids.back()};
+    options.token_text = [&pieces](loom::index_t id) { return pieces(id); };
 
     std::size_t generated = 0;
     std::string stop_reasons;  // why each text ended
     const auto start = std::chrono::steady_clock::now();
     if (o.method == "beam") {
-        generated = run_beam(decoder, vocabulary, prompt_ids, prompt, o, options.stop_strings);
+        generated = run_beam(decoder, tokenizer, prompt_ids, prompt, o, options.stop_strings);
     } else {
         Printer printer{o.report_memory};
         options.on_text = [&printer](const std::string& piece) { return printer(piece); };
@@ -250,6 +292,7 @@ int run(const Options& o) {
         for (loom::index_t k = 0; k < o.n; ++k) {
             if (k > 0) print_text("\n---- sample " + std::to_string(k + 1) + "/" + std::to_string(o.n) + " ----\n");
             print_text(prompt);
+            pieces.previous = prompt_ids.back();  // each sample continues the prompt afresh
             const loom::GenerationResult result = o.method == "greedy"
                                                       ? loom::greedy(decoder, prompt_ids, options)
                                                       : loom::sample(decoder, prompt_ids, options, generator);

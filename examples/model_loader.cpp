@@ -16,13 +16,13 @@ LoadedModel load_model(const std::string& path, loom::index_t context_keep) {
         out.description = std::string(char_model::cell_name(loaded.config.cell)) + " " +
                           std::to_string(loaded.config.num_layers) + "x" + std::to_string(loaded.config.hidden_size);
         out.decoder = std::make_unique<char_model::CharDecoder<float>>(*loaded.model);
-        out.vocabulary = std::move(loaded.vocabulary);
+        out.tokenizer = std::move(loaded.tokenizer);
         out.model = std::shared_ptr<char_model::CharModel<float>>(std::move(loaded.model));
     } else if (kind == "char_cnn") {
         auto loaded = char_cnn::load_char_cnn_model<float>(path);
         out.description = "conv " + std::to_string(loaded.config.num_layers) + "x" + std::to_string(loaded.config.channels);
         out.decoder = std::make_unique<char_cnn::CharCnnDecoder<float>>(*loaded.model);
-        out.vocabulary = std::move(loaded.vocabulary);
+        out.tokenizer = std::move(loaded.tokenizer);
         out.model = std::shared_ptr<char_cnn::CharCnnModel<float>>(std::move(loaded.model));
     } else if (kind == "char_gpt") {
         auto loaded = char_gpt::load_char_gpt_model<float>(path);
@@ -30,7 +30,7 @@ LoadedModel load_model(const std::string& path, loom::index_t context_keep) {
                           std::to_string(loaded.config.embedding_dim) + " block " +
                           std::to_string(loaded.config.block_size);
         out.decoder = std::make_unique<char_gpt::CharGptDecoder<float>>(*loaded.model, context_keep);
-        out.vocabulary = std::move(loaded.vocabulary);
+        out.tokenizer = std::move(loaded.tokenizer);
         out.model = std::shared_ptr<char_gpt::CharGptModel<float>>(std::move(loaded.model));
     } else {
         throw loom::Error("'" + path + "': metadata 'model.kind' is '" + kind +

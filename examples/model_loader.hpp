@@ -3,7 +3,7 @@
 //
 // load_model() reads the checkpoint's model.kind (char_rnn, char_cnn or
 // char_gpt), rebuilds that model with its configuration and weights, and
-// returns it as a loom::Decoder<float> with its vocabulary. A program that only
+// returns it as a loom::Decoder<float> with its tokenizer. A program that only
 // decodes (examples/generate) then never sees a model class: the models are
 // compiled once, in model_loader.cpp, into the examples' library, instead of
 // into every program that loads one.
@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include <loom/data/vocabulary.hpp>
+#include <loom/data/tokenizer.hpp>
 #include <loom/decode/decoder.hpp>
 
 namespace examples {
@@ -20,7 +20,7 @@ namespace examples {
 struct LoadedModel {
     std::shared_ptr<void> model;  // owns the model the decoder refers to
     std::unique_ptr<loom::Decoder<float>> decoder;
-    loom::Vocabulary vocabulary;
+    std::shared_ptr<const loom::Tokenizer> tokenizer;
     std::string description;  // for reports, e.g. "lstm 2x256"
 };
 

@@ -1,22 +1,40 @@
 // examples/model_metadata.hpp — reading a model's description back from a
 // checkpoint.
 //
-// Every example writes its model's kind, configuration and vocabulary as
-// checkpoint metadata ("model.kind", "model.hidden_size", "model.vocabulary",
-// …), so that generate can rebuild the model without the command line that
-// trained it. ModelMetadata reads those keys with checks, and every error
-// names the function, the file and the key.
+// Every example writes its model's kind, configuration and tokenizer as
+// checkpoint metadata ("model.kind", "model.hidden_size", "model.vocabulary" or
+// "model.tokenizer", …), so that generate can rebuild the model without the
+// command line that trained it. ModelMetadata reads those keys with checks,
+// and every error names the function, the file and the key.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <utility>
 
+#include <map>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include <loom/data/char_tokenizer.hpp>
+#include <loom/data/tokenizer.hpp>
+#include <loom/data/tokenizer_file.hpp>
 #include <loom/data/vocabulary.hpp>
 #include <loom/tensor/error.hpp>
 #include <loom/train/checkpoint.hpp>
 
 namespace examples {
+
+// What the checkpoints store about the tokenizer: for char the vocabulary as
+// before ("model.vocabulary", so char checkpoints keep their format), for the
+// other kinds the tokenizer's JSON ("model.tokenizer").
+inline std::map<std::string, std::string> tokenizer_metadata(const loom::Tokenizer& tokenizer) {
+    if (const auto* chars = dynamic_cast<const loom::CharTokenizer*>(&tokenizer))
+        return {{"model.vocabulary", chars->vocabulary().text()}};
+    return {{"model.tokenizer", tokenizer.to_json().dump()}};
+}
+
 
 template <typename T>
 class ModelMetadata {
@@ -53,6 +71,23 @@ public:
             fail("model.vocabulary", "has " + std::to_string(vocabulary.size()) +
                                          " characters but model.vocabulary_size is " + std::to_string(size));
         return vocabulary;
+    }
+
+    // The tokenizer: model.tokenizer (JSON), or for char checkpoints
+    // model.vocabulary; it must have `size` tokens (model.vocabulary_size).
+    std::shared_ptr<const loom::Tokenizer> tokenizer(loom::index_t size) const {
+        if (!checkpoint_.has("model.tokenizer"))
+            return std::make_shared<loom::CharTokenizer>(vocabulary(size));
+        std::shared_ptr<const loom::Tokenizer> tokenizer;
+        try {
+            tokenizer = loom::tokenizer_from_json(nlohmann::json::parse(checkpoint_.get("model.tokenizer")));
+        } catch (const std::exception& error) {
+            fail("model.tokenizer", std::string("is not a valid tokenizer: ") + error.what());
+        }
+        if (tokenizer->vocab_size() != size)
+            fail("model.tokenizer", "has " + std::to_string(tokenizer->vocab_size()) +
+                                        " tokens but model.vocabulary_size is " + std::to_string(size));
+        return tokenizer;
     }
 
 private:

@@ -17,6 +17,12 @@
 #                decoder); char_gpt with --context-keep 0 and with the sliding
 #                window, on a block of 16 so that 60 characters overflow it.
 #
+#   tokenizers:  an lstm trained with --tokenizer bpe decodes a prompt with a
+#                character it never saw (bytes are always tokens), greedy twice
+#                gives the same text, beam runs; one with --tokenizer word
+#                turns an unknown prompt word into <unk> and puts spaces between
+#                the generated words (piece(id, previous)).
+#
 #   cmake -DCHAR_RNN=<exe> -DGENERATE=<exe> -DDATA=<text> -DWORK_DIR=<dir>
 #         [-DCHAR_CNN=<exe>] [-DCHAR_GPT=<exe>] -P check_generate.cmake
 
@@ -206,6 +212,30 @@ run_generate(drop_unknown 0 ${ckpt} --prompt "ROME€O:" --max-chars 10 --drop-u
 expect_prefix(drop_unknown "${gen_out}")
 expect_match(drop_unknown "${gen_err}" "U\\+20AC")
 
+# Other tokenizers: the checkpoint carries its tokenizer (model.tokenizer).
+foreach(kind bpe word)
+    execute_process(COMMAND ${CHAR_RNN} ${train_common} --tokenizer ${kind} --bpe-vocab 300 --out ${WORK_DIR}/${kind}
+        RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT code STREQUAL "0" OR NOT EXISTS ${WORK_DIR}/${kind}/last.safetensors OR NOT EXISTS ${WORK_DIR}/${kind}/tokenizer.json)
+        message(FATAL_ERROR "char_rnn --tokenizer ${kind}: exit code ${code}, no checkpoint or tokenizer.json\n${out}\n${err}")
+    endif()
+    expect_match(${kind}_train "${out}" "${kind} tokenizer")
+    expect_match(${kind}_train "${out}" "bits/byte")
+endforeach()
+set(bpe_ckpt ${WORK_DIR}/bpe/last.safetensors)
+run_generate(bpe_greedy_a 0 ${bpe_ckpt} --prompt "ROMEO€:" --max-chars 30 --threads 1 --method greedy)
+expect_match(bpe_greedy_a "${gen_out}" "^ROMEO€:")
+set(first "${gen_out}")
+run_generate(bpe_greedy_b 0 ${bpe_ckpt} --prompt "ROMEO€:" --max-chars 30 --threads 1 --method greedy)
+if(NOT gen_out STREQUAL first)
+    message(FATAL_ERROR "bpe: greedy differs between two runs:\n${first}\n----\n${gen_out}")
+endif()
+run_generate(bpe_beam 0 ${bpe_ckpt} --prompt ${prompt} --method beam --beam 3 --n 2 --max-chars 10 --threads 1)
+check_beams(bpe_beam "${gen_out}" 2)
+run_generate(word_greedy 0 ${WORK_DIR}/word/last.safetensors --prompt "ROMEO: zqxj" --max-chars 20 --threads 1
+    --method greedy)
+expect_match(word_greedy "${gen_out}" "^ROMEO: <unk>")
+
 # A missing checkpoint: an error naming the file.
 run_generate(missing 1 ${WORK_DIR}/no_such_file.safetensors --max-chars 10)
 expect_match(missing "${gen_err}" "no_such_file\\.safetensors")
@@ -214,4 +244,4 @@ file(WRITE ${WORK_DIR}/not_a_checkpoint.safetensors "hello")
 run_generate(not_a_checkpoint 1 ${WORK_DIR}/not_a_checkpoint.safetensors --max-chars 10)
 expect_match(not_a_checkpoint "${gen_err}" "not_a_checkpoint\\.safetensors")
 
-message(STATUS "generate: lstm/gru/rnn (and ${other_kinds}) checkpoints decode; greedy and seeded sampling reproducible; beams sorted; errors clear")
+message(STATUS "generate: lstm/gru/rnn (and ${other_kinds}) checkpoints, bpe and word tokenizers decode; greedy and seeded sampling reproducible; beams sorted; errors clear")

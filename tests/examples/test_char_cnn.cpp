@@ -147,19 +147,20 @@ TEMPLATE_TEST_CASE("CharCnnDecoder::reorder follows the rows, as beam search nee
 TEST_CASE("load_char_cnn_model rebuilds the model from a checkpoint", "[char_cnn][checkpoint]") {
     loom::Generator generator(6);
     char_cnn::Config config = small_config(3, char_cnn::Activation::gelu);
-    const loom::Vocabulary vocabulary = loom::Vocabulary::from_text("abcdefghijk");
-    REQUIRE(vocabulary.size() == config.vocabulary_size);
+    const loom::CharTokenizer tokenizer(loom::Vocabulary::from_text("abcdefghijk"));
+    REQUIRE(tokenizer.vocab_size() == config.vocabulary_size);
     const char_cnn::CharCnnModel<float> model(config, generator);
     const std::string path = loom_test::unique_temp_path("loom_test_char_cnn_checkpoint", ".safetensors");
 
     loom::CheckpointWriter<float> writer;
     writer.add_model(model);
-    for (const auto& [key, value] : char_cnn::model_metadata(config, vocabulary)) writer.set(key, value);
+    for (const auto& [key, value] : char_cnn::model_metadata(config, tokenizer)) writer.set(key, value);
     writer.save(path);
     const char_cnn::LoadedCharCnnModel<float> loaded = char_cnn::load_char_cnn_model<float>(path);
     CHECK(loaded.config.num_layers == 6);
     CHECK(loaded.config.activation == char_cnn::Activation::gelu);
-    CHECK(loaded.vocabulary.text() == vocabulary.text());
+    REQUIRE(loaded.tokenizer->kind() == "char");
+    CHECK(loaded.tokenizer->to_json() == tokenizer.to_json());
     const std::vector<index_t> ids = random_ids(20, 11, 7);
     CHECK(loom_test::max_abs_diff(full_log_probs(*loaded.model, ids), full_log_probs(model, ids)) == 0.0);
 
@@ -171,6 +172,35 @@ TEST_CASE("load_char_cnn_model rebuilds the model from a checkpoint", "[char_cnn
     INFO(message);
     CHECK(contains(message, "model.kind"));
     CHECK(contains(message, "char_rnn"));
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("a char_cnn checkpoint keeps a word tokenizer, and its size must match the model's", "[char_cnn][checkpoint]") {
+    loom::Generator generator(8);
+    const char_cnn::Config config = small_config(2, char_cnn::Activation::relu);
+    // <unk> and ten words seen twice each: 11 ids, the model's vocabulary size.
+    const loom::WordTokenizer tokenizer = loom::WordTokenizer::train("a a b b c c d d e e f f g g h h i i j j");
+    REQUIRE(tokenizer.vocab_size() == config.vocabulary_size);
+    const char_cnn::CharCnnModel<float> model(config, generator);
+    const std::string path = loom_test::unique_temp_path("loom_test_char_cnn_word", ".safetensors");
+
+    loom::CheckpointWriter<float> writer;
+    writer.add_model(model);
+    for (const auto& [key, value] : char_cnn::model_metadata(config, tokenizer)) writer.set(key, value);
+    writer.save(path);
+    const char_cnn::LoadedCharCnnModel<float> loaded = char_cnn::load_char_cnn_model<float>(path);
+    REQUIRE(loaded.tokenizer->kind() == "word");
+    CHECK(loaded.tokenizer->encode("a j zebra") == std::vector<index_t>{tokenizer.id_of("a"), tokenizer.id_of("j"), 0});
+
+    // A tokenizer of another size than the model's embedding cannot belong to it.
+    loom::CheckpointWriter<float> mismatched;
+    mismatched.add_model(model);
+    for (const auto& [key, value] : char_cnn::model_metadata(config, loom::WordTokenizer::train("a a b b"))) mismatched.set(key, value);
+    mismatched.save(path);
+    const std::string message = error_message([&] { char_cnn::load_char_cnn_model<float>(path); });
+    INFO(message);
+    CHECK(contains(message, "model.tokenizer"));
+    CHECK(contains(message, "3"));
     std::filesystem::remove(path);
 }
 
