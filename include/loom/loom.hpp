@@ -11,7 +11,7 @@
 //   optim/     SGD, Adam/AdamW, RMSprop, gradient clipping, learning-rate schedules, both by name
 //   train/     checkpoints (model + optimizer + random state, for exact resume), the Trainer
 //              (evaluation, best/last checkpoints, early stopping, NaN guard, Ctrl-C), its
-//              progress line, CSV log and SVG loss plot
+//              progress line, CSV log and SVG loss plot; skip-gram word vectors (word2vec)
 //   decode/    the Decoder interface, greedy, sampling (temperature, top-k, top-p),
 //              beam search, streaming text with stop strings
 //   data/      UTF-8 text, vocabularies, tokenizers (characters, byte-level BPE, words),
@@ -95,6 +95,7 @@
 #include "loom/train/progress.hpp"
 #include "loom/train/loss_plot.hpp"
 #include "loom/train/trainer.hpp"
+#include "loom/train/skipgram.hpp"
 
 #include "loom/decode/decoder.hpp"
 #include "loom/decode/stream.hpp"
