@@ -31,29 +31,33 @@ inline std::string format_duration(double seconds) {
 
 class ProgressLine {
 public:
+    // Writes to stdout, in place if stdout is a terminal.
     explicit ProgressLine(std::int64_t print_every)
-        : on_terminal_(isatty(fileno(stdout)) != 0), print_every_(print_every) {}
+        : ProgressLine(print_every, std::cout, isatty(fileno(stdout)) != 0) {}
+    ProgressLine(std::int64_t print_every, std::ostream& out, bool on_terminal)
+        : out_(&out), on_terminal_(on_terminal), print_every_(print_every) {}
 
     void update(std::int64_t step, std::int64_t total, double loss, double tokens_per_s, double eta_seconds) {
         std::ostringstream line;
         line << "step " << step << "/" << total << " | loss " << std::fixed << std::setprecision(4) << loss << " | "
              << std::setprecision(1) << tokens_per_s / 1000.0 << "k tok/s | ETA " << format_duration(eta_seconds);
         if (on_terminal_) {
-            std::cout << '\r' << line.str() << "\033[K" << std::flush;
+            *out_ << '\r' << line.str() << "\033[K" << std::flush;
             line_open_ = true;
         } else if (print_every_ > 0 && (step % print_every_ == 0 || step == total)) {
-            std::cout << line.str() << std::endl;
+            *out_ << line.str() << std::endl;
         }
     }
 
     // A full line of its own (ending the progress line first).
     void message(const std::string& text) {
-        if (line_open_) std::cout << '\n';
+        if (line_open_) *out_ << '\n';
         line_open_ = false;
-        std::cout << text << std::endl;
+        *out_ << text << std::endl;
     }
 
 private:
+    std::ostream* out_;
     bool on_terminal_;
     std::int64_t print_every_;
     bool line_open_ = false;
