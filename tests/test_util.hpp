@@ -5,8 +5,11 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <iterator>
+#include <fstream>
 #include <random>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <loom/loom.hpp>
@@ -74,6 +77,40 @@ inline std::string unique_temp_path(const std::string& stem, const std::string& 
     return (std::filesystem::temp_directory_path() /
             (stem + "_" + std::to_string(random()) + "_" + std::to_string(random()) + extension))
         .string();
+}
+
+// A fresh directory under the system temp directory, removed with everything
+// in it when the TempDir goes out of scope.
+class TempDir {
+public:
+    explicit TempDir(const std::string& stem = "loom_test") : path_(unique_temp_path(stem)) {
+        std::filesystem::create_directories(path_);
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    const std::filesystem::path& path() const { return path_; }
+    std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+private:
+    std::filesystem::path path_;
+};
+
+// Writes `text` to `path` byte for byte (binary mode: no line-end translation).
+inline void write_text_file(const std::string& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+    REQUIRE(out.good());
+}
+
+// The bytes of a file ("" if it cannot be read).
+inline std::string read_text_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // Sets loom's thread count for a scope, then restores the previous one (also

@@ -20,31 +20,8 @@ namespace data_text_dataset_test {  // named, not anonymous: the test files are 
 const std::string english = "To be, or not to be";
 const std::string chinese = "床前明月光，疑是地上霜。举头望明月，低头思故乡。";
 
-// A fresh directory under the system temp directory, removed with everything in it.
-class TempDir {
-public:
-    TempDir() {
-        path_ = loom_test::unique_temp_path("loom_test_text_dataset");
-        std::filesystem::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    std::filesystem::path path_;
-};
-
-void write_text_file(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-    REQUIRE(out.good());
-}
+using loom_test::TempDir;
+using loom_test::write_text_file;
 
 std::vector<index_t> iota_ids(index_t count) {
     std::vector<index_t> ids(static_cast<std::size_t>(count));

@@ -30,28 +30,8 @@ using Ids = std::vector<index_t>;
 // Punctuation, a line break and non-ASCII characters (2- and 3-byte UTF-8).
 const std::string mixed_text = "caf\xC3\xA9, \xE6\x9D\xB1\xE4\xBA\xAC!\n";  // "café, 東京!\n"
 
-// A fresh directory under the system temp directory, removed with everything in it.
-class TempDir {
-public:
-    TempDir() : path_(loom_test::unique_temp_path("loom_test_tokenizers")) { std::filesystem::create_directories(path_); }
-    ~TempDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    std::filesystem::path path_;
-};
-
-void write_text_file(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-    REQUIRE(out.good());
-}
+using loom_test::TempDir;
+using loom_test::write_text_file;
 
 // The first `bytes` bytes of tinyshakespeare after skipping `skip` bytes (the file is ASCII).
 std::string shakespeare(std::size_t skip, std::size_t bytes) {

@@ -33,18 +33,6 @@ using loom_test::contains;
 using loom_test::error_message;
 using Matrix = WordVectors::Matrix;
 
-void write_file(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << text;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
 std::uint32_t bits_of(float value) {
     std::uint32_t bits = 0;
     std::memcpy(&bits, &value, sizeof bits);
@@ -69,7 +57,7 @@ std::vector<std::string> words_of(const std::vector<WordVectors::Neighbour>& nei
 // The message load_text gives for a file with this text.
 std::string load_error(const std::string& text, std::string* path_out = nullptr) {
     const std::string path = loom_test::unique_temp_path("loom_word_vectors_bad", ".vec");
-    write_file(path, text);
+    loom_test::write_text_file(path, text);
     const std::string message = error_message([&] { WordVectors::load_text(path); });
     std::filesystem::remove(path);
     if (path_out != nullptr) *path_out = path;
@@ -94,7 +82,7 @@ TEST_CASE("WordVectors: save_text then load_text gives back every word and every
     original.save_text(path);
     CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
 
-    const std::string text = read_file(path);
+    const std::string text = loom_test::read_text_file(path);
     CHECK(text.rfind("8 12\nthe 0.1 -0 0 0.33333334 3.4028235e+38 ", 0) == 0);
     CHECK(std::count(text.begin(), text.end(), '\n') == 9);  // the header and one line per word
     CHECK(text.back() == '\n');
@@ -118,7 +106,7 @@ TEST_CASE("WordVectors: save_text then load_text gives back every word and every
 TEST_CASE("WordVectors: an empty table saves and loads", "[io][word_vectors]") {
     const std::string path = loom_test::unique_temp_path("loom_word_vectors_empty", ".vec");
     WordVectors({}, Matrix(0, 5)).save_text(path);
-    CHECK(read_file(path) == "0 5\n");
+    CHECK(loom_test::read_text_file(path) == "0 5\n");
     const WordVectors loaded = WordVectors::load_text(path);
     std::filesystem::remove(path);
     CHECK(loaded.size() == 0);
@@ -128,7 +116,7 @@ TEST_CASE("WordVectors: an empty table saves and loads", "[io][word_vectors]") {
 TEST_CASE("WordVectors: load_text accepts fastText's trailing space, CRLF line ends, runs of blanks",
           "[io][word_vectors]") {
     const std::string path = loom_test::unique_temp_path("loom_word_vectors_fasttext", ".vec");
-    write_file(path, "2 3 \r\nfoo 1 -2.5 3e-2 \r\nbar  0.5\t0.25 0.125 \r\n");
+    loom_test::write_text_file(path, "2 3 \r\nfoo 1 -2.5 3e-2 \r\nbar  0.5\t0.25 0.125 \r\n");
     const WordVectors loaded = WordVectors::load_text(path);
     std::filesystem::remove(path);
     REQUIRE(loaded.size() == 2);

@@ -37,18 +37,6 @@ struct TempFile {
     std::string path;
 };
 
-void write_text(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
 std::size_t count(const std::string& text, const std::string& part) {
     std::size_t n = 0;
     for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++n;
@@ -111,7 +99,7 @@ struct GlobalLocaleScope {
 
 TEST_CASE("read_loss_log reads rows with missing and nan values", "[loss_plot]") {
     TempFile log(".csv");
-    write_text(log.path,
+    loom_test::write_text_file(log.path,
                "step,train_loss,val_loss,tokens_per_s,seconds\n"
                "10,2.5,,1000,1.5\n"
                "20,2.25,2.375,1000,3\n"
@@ -164,34 +152,34 @@ TEST_CASE("read_loss_log errors name the function, the file and the line", "[los
     CHECK(contains(message, "loom::read_loss_log"));
     CHECK(contains(message, "'" + missing + "'"));
 
-    write_text(log.path, "step,loss\n1,2\n");
+    loom_test::write_text_file(log.path, "step,loss\n1,2\n");
     message = error_message([&] { loom::read_loss_log(log.path); });
     CHECK(contains(message, "loom::read_loss_log: line 1 of '" + log.path + "'"));
     CHECK(contains(message, "step,train_loss,val_loss,tokens_per_s,seconds"));
 
-    write_text(log.path, "");
+    loom_test::write_text_file(log.path, "");
     message = error_message([&] { loom::read_loss_log(log.path); });
     CHECK(contains(message, "line 1 of '" + log.path + "'"));
 
-    write_text(log.path, header + "1,2.5,,100,1\n2,2.4,100,2\n");
+    loom_test::write_text_file(log.path, header + "1,2.5,,100,1\n2,2.4,100,2\n");
     message = error_message([&] { loom::read_loss_log(log.path); });
     CHECK(contains(message, "loom::read_loss_log: line 3 of '" + log.path + "'"));
     CHECK(contains(message, "expected 5 fields, got 4"));
 
-    write_text(log.path, header + "1,2.5x,,100,1\n");
+    loom_test::write_text_file(log.path, header + "1,2.5x,,100,1\n");
     message = error_message([&] { loom::read_loss_log(log.path); });
     CHECK(contains(message, "loom::read_loss_log: line 2 of '" + log.path + "'"));
     CHECK(contains(message, "train_loss"));
 
-    write_text(log.path, header + "1,2.5,,100,1\n\n3.5,2.5,,100,1\n");  // the blank line still counts
+    loom_test::write_text_file(log.path, header + "1,2.5,,100,1\n\n3.5,2.5,,100,1\n");  // the blank line still counts
     message = error_message([&] { loom::read_loss_log(log.path); });
     CHECK(contains(message, "line 4 of '" + log.path + "'"));
     CHECK(contains(message, "the step field"));
 
-    write_text(log.path, header + "1,2.5,,100,\n");
+    loom_test::write_text_file(log.path, header + "1,2.5,,100,\n");
     message = error_message([&] { loom::read_loss_log(log.path); });
     CHECK(message.empty());  // an empty field is "not measured", not an error...
-    write_text(log.path, header + "1,2.5,,100,1,5\n");
+    loom_test::write_text_file(log.path, header + "1,2.5,,100,1,5\n");
     message = error_message([&] { loom::read_loss_log(log.path); });
     CHECK(contains(message, "expected 5 fields, got 6"));  // ...but a sixth field is
 }
@@ -341,10 +329,10 @@ TEST_CASE("loss_plot_svg does not depend on the global locale", "[loss_plot]") {
 
 TEST_CASE("save_loss_plot writes the SVG atomically", "[loss_plot]") {
     TempFile plot(".svg");
-    write_text(plot.path, "old contents");
+    loom_test::write_text_file(plot.path, "old contents");
     const std::vector<loom::LossPoint> points = falling_loss();
     loom::save_loss_plot(points, plot.path, "training loss", "nats/token");
-    CHECK(read_text(plot.path) == loom::loss_plot_svg(points, "training loss", "nats/token"));
+    CHECK(loom_test::read_text_file(plot.path) == loom::loss_plot_svg(points, "training loss", "nats/token"));
     CHECK_FALSE(std::filesystem::exists(plot.path + ".tmp"));
 
     const std::string nowhere = plot.path + ".missing-dir/loss.svg";
@@ -361,7 +349,7 @@ TEST_CASE("save_loss_plot draws a log read with read_loss_log", "[loss_plot]") {
     writer.add(20, 2.0, 2.5, 100.0, 2.0);
     writer.flush();
     loom::save_loss_plot(loom::read_loss_log(log.path), plot.path, "training loss", "nats/char");
-    const std::string svg = read_text(plot.path);
+    const std::string svg = loom_test::read_text_file(plot.path);
     CHECK(valid_document(svg));
     CHECK(count(polyline_points(svg, "train", 0), ",") == 2);
     CHECK(count(svg, "<circle class=\"validation\"") == 2);
