@@ -20,6 +20,9 @@
 #include <loom/data/text_dataset.hpp>
 #include <loom/data/tokenized_corpus.hpp>
 #include <loom/data/tokenizer.hpp>
+#include <loom/data/word_tokenizer.hpp>
+#include <loom/io/word_vectors.hpp>
+#include <loom/nn/pretrained_embedding.hpp>
 
 #include "cli.hpp"
 #include "data_path.hpp"
@@ -77,6 +80,22 @@ inline std::string describe_corpus(const Corpus& corpus) {
 
 // `prompt` as ids if the tokenizer can encode it and it is not empty; otherwise
 // the corpus's first token (a model needs one token to start from), with a note.
+// --embedding-init: a word model's embedding starts from word vectors in the
+// .vec text format (examples/word2vec writes them; so do word2vec and
+// fastText). A line break, which the format cannot hold, is "</s>" there.
+inline void init_embedding(loom::Embedding<float>& embedding, const loom::Tokenizer& tokenizer,
+                           const std::string& path) {
+    const auto* words = dynamic_cast<const loom::WordTokenizer*>(&tokenizer);
+    if (words == nullptr)
+        throw loom::Error("--embedding-init needs --tokenizer word (word vectors are per word), the tokenizer is " +
+                          tokenizer.kind());
+    std::vector<std::string> words_by_id;
+    for (loom::index_t id = 0; id < words->vocab_size(); ++id)
+        words_by_id.push_back(words->word(id) == "\n" ? "</s>" : words->word(id));
+    const loom::PretrainedReport report = loom::load_word_vectors(embedding, loom::WordVectors::load_text(path), words_by_id);
+    std::cout << "embedding: " << report.found << " of " << report.total << " words start from " << path << "\n";
+}
+
 inline std::vector<loom::index_t> usable_prompt(const std::string& prompt, const Corpus& corpus) {
     const std::vector<loom::index_t> fallback{corpus.data.train.front()};
     if (prompt.empty()) return fallback;

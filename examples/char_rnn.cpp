@@ -3,6 +3,7 @@
 //
 //   char_rnn                                   # LSTM on data/tinyshakespeare.txt
 //   char_rnn --cell gru --hidden 128 --steps 500 --threads 1
+//   char_rnn --tokenizer word --embedding-init word2vec_out/vectors.vec --embedding 100
 //   char_rnn --help
 //
 // Training is truncated backpropagation through time: the corpus is cut into
@@ -69,6 +70,7 @@ struct Options {
     loom::index_t generate = 500;
     double temperature = 0.8;
     std::string prompt = "ROMEO:";
+    std::string embedding_init;
     loom::TokenizerSettings tokenizer;
     training::LoopOptions loop;
 
@@ -86,6 +88,7 @@ cli::Parser make_parser(Options& o) {
     p.add("--hidden", o.hidden, "hidden size H");
     p.add("--layers", o.layers, "stacked recurrent layers");
     p.add("--embedding", o.embedding, "character embedding size");
+    p.add("--embedding-init", o.embedding_init, "word models: start the embedding from a .vec file (see word2vec)");
     p.add("--seq", o.seq, "characters per training window T (BPTT length)");
     p.add("--batch", o.batch, "windows per micro-batch B");
     p.add("--dropout", o.dropout, "dropout between recurrent layers");
@@ -174,6 +177,7 @@ int run(const Options& o) {
     config.cell = char_model::parse_cell(o.cell);
     config.dropout = o.dropout;
     Model model(config, generator);
+    if (!o.embedding_init.empty()) examples::init_embedding(model.encoder, tokenizer, o.embedding_init);
     const std::unique_ptr<loom::Optimizer<float>> optimizer = loom::make_optimizer<float>(o.loop, model.parameters());
 
     std::cout << examples::describe_corpus(corpus) << "\n"

@@ -7,7 +7,7 @@
 //   ops/       differentiable operations (each with its backward)
 //   nn/        Module and layers: Linear, Embedding, LayerNorm, Dropout, Conv1d, RNN/LSTM/GRU (+ cells),
 //              MultiheadSelfAttention (+ KeyValueCache), TransformerBlock, ModuleList, losses,
-//              state_dict save/load
+//              state_dict save/load, pretrained word vectors into an Embedding
 //   optim/     SGD, Adam/AdamW, RMSprop, gradient clipping, learning-rate schedules, both by name
 //   train/     checkpoints (model + optimizer + random state, for exact resume), the Trainer
 //              (evaluation, best/last checkpoints, early stopping, NaN guard, Ctrl-C), its
@@ -80,6 +80,7 @@
 #include "loom/nn/gru.hpp"
 #include "loom/nn/rnn.hpp"
 #include "loom/nn/state_dict.hpp"
+#include "loom/nn/pretrained_embedding.hpp"
 
 #include "loom/optim/optimizer.hpp"
 #include "loom/optim/sgd.hpp"
