@@ -4,7 +4,6 @@
 // encode, the closing report, and main()'s error handling.
 #pragma once
 
-#include <cmath>
 #include <exception>
 #include <filesystem>
 #include <functional>
@@ -13,8 +12,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <map>
 
 #include <loom/data/char_tokenizer.hpp>
 #include <loom/data/text_dataset.hpp>
@@ -78,8 +75,6 @@ inline std::string describe_corpus(const Corpus& corpus) {
     return out.str();
 }
 
-// `prompt` as ids if the tokenizer can encode it and it is not empty; otherwise
-// the corpus's first token (a model needs one token to start from), with a note.
 // --embedding-init: a word model's embedding starts from word vectors in the
 // .vec text format (examples/word2vec writes them; so do word2vec and
 // fastText). A line break, which the format cannot hold, is "</s>" there.
@@ -96,6 +91,8 @@ inline void init_embedding(loom::Embedding<float>& embedding, const loom::Tokeni
     std::cout << "embedding: " << report.found << " of " << report.total << " words start from " << path << "\n";
 }
 
+// `prompt` as ids if the tokenizer can encode it and it is not empty; otherwise
+// the corpus's first token (a model needs one token to start from), with a note.
 inline std::vector<loom::index_t> usable_prompt(const std::string& prompt, const Corpus& corpus) {
     const std::vector<loom::index_t> fallback{corpus.data.train.front()};
     if (prompt.empty()) return fallback;
@@ -111,13 +108,7 @@ inline std::vector<loom::index_t> usable_prompt(const std::string& prompt, const
 // The prompt's text followed by what each generated token adds after the one before.
 inline std::string prompt_and_continuation(const loom::Tokenizer& tokenizer, const std::vector<loom::index_t>& prompt,
                                            const std::vector<loom::index_t>& generated) {
-    std::string text = tokenizer.decode(prompt);
-    loom::index_t previous = prompt.empty() ? -1 : prompt.back();
-    for (const loom::index_t id : generated) {
-        text += tokenizer.piece(id, previous);
-        previous = id;
-    }
-    return text;
+    return tokenizer.decode(prompt) + tokenizer.decode_after(prompt.empty() ? -1 : prompt.back(), generated);
 }
 
 // After trainer.fit(): the exit code for an interrupted (130, as the shell
@@ -132,7 +123,7 @@ inline int finish(loom::Trainer<float>& trainer, loom::TrainingEnd end, const tr
             << options.loss_unit;
     if (options.bytes_per_token > 0)
         summary << " (" << std::setprecision(5)
-                << trainer.final_validation_loss() / (options.bytes_per_token * std::log(2.0)) << " bits/byte)";
+                << trainer.bits_per_byte(trainer.final_validation_loss()) << " bits/byte)";
     summary << " (" << loom::format_duration(trainer.seconds()) << " training)";
     trainer.message(summary.str());
     std::cout << "---- " << count << (options.loss_unit == "nats/char" ? " characters" : " tokens") << ", temperature " << temperature << " ----\n"

@@ -169,14 +169,6 @@ struct PieceText {
     }
 };
 
-// The text of `tokens` generated after the prompt's last token.
-std::string continuation_text(const loom::Tokenizer& tokenizer, loom::index_t last_prompt_token,
-                              const std::vector<loom::index_t>& tokens) {
-    PieceText pieces{&tokenizer, last_prompt_token};
-    std::string text;
-    for (const loom::index_t id : tokens) text += pieces(id);
-    return text;
-}
 
 // "VmRSS 12345 kB, VmHWM 12400 kB" from /proc/self/status ("" where there is none).
 std::string memory_report() {
@@ -239,7 +231,7 @@ std::size_t run_beam(loom::Decoder<float>& decoder, const loom::Tokenizer& token
     const std::vector<loom::Hypothesis> best = loom::beam_search(decoder, prompt_ids, options);
     std::size_t best_characters = 0;
     for (std::size_t i = 0; i < best.size(); ++i) {
-        std::string text = continuation_text(tokenizer, prompt_ids.back(), best[i].tokens);
+        std::string text = tokenizer.decode_after(prompt_ids.back(), best[i].tokens);
         if (i == 0) best_characters = count_characters(text);
         for (const std::string& stop : stop_strings)
             if (const std::size_t at = text.find(stop); at != std::string::npos) text.resize(at);

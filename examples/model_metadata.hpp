@@ -9,11 +9,10 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-#include <utility>
-
 #include <map>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -34,7 +33,6 @@ inline std::map<std::string, std::string> tokenizer_metadata(const loom::Tokeniz
         return {{"model.vocabulary", chars->vocabulary().text()}};
     return {{"model.tokenizer", tokenizer.to_json().dump()}};
 }
-
 
 template <typename T>
 class ModelMetadata {

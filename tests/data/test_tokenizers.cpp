@@ -46,15 +46,22 @@ std::vector<std::string> chunks_of(std::string_view text) {
     return chunks;
 }
 
-// decode(ids) must equal the concatenation of piece(id_i, id_{i-1}), with -1 before the first id.
+// decode(ids) must equal the concatenation of piece(id_i, id_{i-1}), with -1
+// before the first id; decode_after(ids[k-1], ids[k..]) is the rest after k ids.
 void check_piece_contract(const loom::Tokenizer& tokenizer, const Ids& ids) {
     std::string pieces;
+    std::vector<std::string> after_each;  // the concatenation after the first k pieces
     index_t previous = -1;
     for (const index_t id : ids) {
+        after_each.push_back(pieces);
         pieces += tokenizer.piece(id, previous);
         previous = id;
     }
     CHECK(pieces == tokenizer.decode(ids));
+    for (std::size_t k = 1; k < ids.size(); ++k) {
+        const Ids rest(ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end());
+        CHECK(after_each[k] + tokenizer.decode_after(ids[k - 1], rest) == pieces);
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -55,9 +55,12 @@ public:
     virtual nlohmann::json to_json() const = 0;   // the format header plus the kind's own fields
 
     // The text of a sequence of ids: the concatenation of its pieces.
-    virtual std::string decode(const std::vector<index_t>& ids) const {
+    virtual std::string decode(const std::vector<index_t>& ids) const { return decode_after(-1, ids); }
+
+    // The text `ids` add after the token `previous` (-1: at the start), e.g.
+    // what a model generated after a prompt ending in `previous`.
+    std::string decode_after(index_t previous, const std::vector<index_t>& ids) const {
         std::string text;
-        index_t previous = -1;
         for (const index_t id : ids) {
             text += piece(id, previous);
             previous = id;

@@ -144,6 +144,10 @@ public:
     double best_validation_loss() const { return best_loss_; }
     double seconds() const { return seconds_; }
 
+    // A loss in nats per token as bits per byte of text (options.bytes_per_token
+    // bytes per token): loss / (bytes_per_token · ln 2).
+    double bits_per_byte(double loss) const { return loss / (options_.bytes_per_token * std::log(2.0)); }
+
     // Prints a line of its own, through on_message when the task has one.
     void message(const std::string& text) {
         if (task_.on_message)
@@ -304,8 +308,7 @@ private:
     std::string describe_loss(double loss) const {
         std::ostringstream text;
         text << std::setprecision(4) << std::fixed << loss << " " << options_.loss_unit;
-        if (options_.bytes_per_token > 0)
-            text << " (" << loss / (options_.bytes_per_token * std::log(2.0)) << " bits/byte)";
+        if (options_.bytes_per_token > 0) text << " (" << bits_per_byte(loss) << " bits/byte)";
         return text.str();
     }
 
