@@ -59,6 +59,18 @@ void set_throughput(benchmark::State& state, std::size_t tokens) {
     state.counters["bytes/token"] = static_cast<double>(bytes) / static_cast<double>(tokens);
 }
 
+// Encodes the whole corpus once per iteration; MB/s of text and bytes/token.
+void encode_corpus(benchmark::State& state, const loom::Tokenizer& tokenizer) {
+    const std::string& text = shakespeare();
+    std::size_t tokens = 0;
+    for (auto _ : state) {
+        const std::vector<loom::index_t> ids = tokenizer.encode(text);
+        tokens = ids.size();
+        benchmark::DoNotOptimize(ids.data());
+    }
+    set_throughput(state, tokens);
+}
+
 void BM_BpeTrain(benchmark::State& state) {
     const std::string& text = shakespeare();
     const loom::index_t vocab_size = state.range(0);
@@ -83,17 +95,7 @@ void BM_BpeSplitChunks(benchmark::State& state) {
     state.counters["chunks"] = static_cast<double>(chunks);
 }
 
-void BM_BpeEncode(benchmark::State& state) {
-    const std::string& text = shakespeare();
-    const loom::BpeTokenizer& tokenizer = bpe_tokenizer(state.range(0));
-    std::size_t tokens = 0;
-    for (auto _ : state) {
-        const std::vector<loom::index_t> ids = tokenizer.encode(text);
-        tokens = ids.size();
-        benchmark::DoNotOptimize(ids.data());
-    }
-    set_throughput(state, tokens);
-}
+void BM_BpeEncode(benchmark::State& state) { encode_corpus(state, bpe_tokenizer(state.range(0))); }
 
 void BM_BpeDecode(benchmark::State& state) {
     const std::string& text = shakespeare();
@@ -108,29 +110,12 @@ void BM_BpeDecode(benchmark::State& state) {
 }
 
 void BM_WordEncode(benchmark::State& state) {
-    const std::string& text = shakespeare();
-    const loom::WordTokenizer tokenizer = loom::WordTokenizer::train(text);
-    std::size_t tokens = 0;
-    for (auto _ : state) {
-        const std::vector<loom::index_t> ids = tokenizer.encode(text);
-        tokens = ids.size();
-        benchmark::DoNotOptimize(ids.data());
-    }
-    set_throughput(state, tokens);
+    const loom::WordTokenizer tokenizer = loom::WordTokenizer::train(shakespeare());
+    encode_corpus(state, tokenizer);
     state.counters["vocab"] = static_cast<double>(tokenizer.vocab_size());
 }
 
-void BM_CharEncode(benchmark::State& state) {
-    const std::string& text = shakespeare();
-    const loom::CharTokenizer tokenizer = loom::CharTokenizer::train(text);
-    std::size_t tokens = 0;
-    for (auto _ : state) {
-        const std::vector<loom::index_t> ids = tokenizer.encode(text);
-        tokens = ids.size();
-        benchmark::DoNotOptimize(ids.data());
-    }
-    set_throughput(state, tokens);
-}
+void BM_CharEncode(benchmark::State& state) { encode_corpus(state, loom::CharTokenizer::train(shakespeare())); }
 
 BENCHMARK(BM_BpeTrain)->ArgName("vocab")->Arg(512)->Arg(1024)->Arg(4096)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_BpeSplitChunks)->Unit(benchmark::kMillisecond);

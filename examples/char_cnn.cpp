@@ -66,7 +66,6 @@ struct Options {
 
     Options() {
         loop.out_dir = "char_cnn_out";
-        loop.loss_unit = "nats/char";
         loop.steps = 1000;
         loop.optimizer = "adam";
     }

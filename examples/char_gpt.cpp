@@ -60,7 +60,6 @@ struct Options {
 
     Options() {
         loop.out_dir = "char_gpt_out";
-        loop.loss_unit = "nats/char";
         loop.optimizer = "adamw";
         loop.lr = 1e-3;
         loop.beta2 = 0.99;

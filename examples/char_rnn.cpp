@@ -76,7 +76,6 @@ struct Options {
 
     Options() {
         loop.out_dir = "char_rnn_out";
-        loop.loss_unit = "nats/char";
         loop.steps = 1000;
     }
 };
