@@ -51,6 +51,8 @@
 //       characters (context_keep = block size) whenever the block is full:
 //       nanoGPT's exact sliding window, so every prediction sees the same
 //       context as libtorch's. The libtorch side is gpt_gen's.
+//   ctc_loss — log_softmax + CTC loss + backward on logits [T=200, B=32, C=60]
+//       with targets of 40 labels (bench/vs_libtorch_ctc.hpp).
 //   Both sides read the same ids (loom::Generator, fixed seeds).
 // Each side gets warm-up runs, then the median of --iterations runs (≥ 20).
 //
@@ -97,6 +99,7 @@
 #include "../examples/char_cnn_model.hpp"
 #include "../examples/char_gpt_model.hpp"
 #include "../examples/char_model.hpp"
+#include "vs_libtorch_ctc.hpp"
 
 namespace {
 
@@ -672,6 +675,10 @@ double loom_workload_ms(const std::string& workload, int iterations) {
     }
     if (workload == "gpt_gen") return median_ms([] { loom_generate_gpt(0); }, 2, iterations);
     if (workload == "gpt_gen_window") return median_ms([] { loom_generate_gpt(gpt_block); }, 2, iterations);
+    if (workload == "ctc_loss") {
+        vs_libtorch_ctc::LoomCtc side;
+        return median_ms([&] { side.step(); }, 3, iterations);
+    }
     LoomTrain side(workload.substr(0, workload.size() - 6));
     return median_ms([&] { side.step(); }, 3, iterations);
 }
@@ -688,13 +695,17 @@ double torch_workload_ms(const std::string& workload, int iterations) {
         return median_ms([&] { side.step(); }, 3, iterations);
     }
     if (workload == "gpt_gen" || workload == "gpt_gen_window") return median_ms([] { torch_generate_gpt(); }, 2, iterations);
+    if (workload == "ctc_loss") {
+        vs_libtorch_ctc::TorchCtc side;
+        return median_ms([&] { side.step(); }, 3, iterations);
+    }
     TorchTrain side(workload.substr(0, workload.size() - 6));
     return median_ms([&] { side.step(); }, 3, iterations);
 }
 
 bool known_workload(const std::string& w) {
     return w == "lstm_gen_greedy" || w == "lstm_gen_beam5" || w == "lstm_train" || w == "gru_train" || w == "rnn_train" ||
-           w == "conv_train" || w == "gpt_train" || w == "gpt_gen" || w == "gpt_gen_window";
+           w == "conv_train" || w == "gpt_train" || w == "gpt_gen" || w == "gpt_gen_window" || w == "ctc_loss";
 }
 
 std::vector<std::string> split(const std::string& text) {
@@ -712,7 +723,8 @@ int main(int argc, char** argv) {
     int iterations = 20;
     bool loom_side = false;
     std::string thread_list = "1,2", workload_list =
-        "lstm_train,gru_train,rnn_train,lstm_gen_greedy,lstm_gen_beam5,conv_train,gpt_train,gpt_gen,gpt_gen_window";
+        "lstm_train,gru_train,rnn_train,lstm_gen_greedy,lstm_gen_beam5,conv_train,gpt_train,gpt_gen,gpt_gen_window,"
+        "ctc_loss";
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         const bool has_value = i + 1 < argc;

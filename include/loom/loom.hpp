@@ -45,6 +45,7 @@
 #include "loom/ops/concat.hpp"
 #include "loom/ops/conv1d.hpp"
 #include "loom/ops/cross_entropy.hpp"
+#include "loom/ops/ctc.hpp"
 #include "loom/ops/dropout.hpp"
 #include "loom/ops/embedding.hpp"
 #include "loom/ops/gemm.hpp"
@@ -54,6 +55,7 @@
 #include "loom/ops/matmul.hpp"
 #include "loom/ops/pointwise.hpp"
 #include "loom/ops/reduce.hpp"
+#include "loom/ops/reduction.hpp"
 #include "loom/ops/reshape.hpp"
 #include "loom/ops/slice.hpp"
 #include "loom/ops/softmax.hpp"
@@ -104,6 +106,7 @@
 #include "loom/decode/sample.hpp"
 #include "loom/decode/greedy.hpp"
 #include "loom/decode/beam_search.hpp"
+#include "loom/decode/ctc_decode.hpp"
 
 #include "loom/data/utf8.hpp"
 #include "loom/data/vocabulary.hpp"
