@@ -48,6 +48,7 @@
 #include "loom/ops/ctc.hpp"
 #include "loom/ops/dropout.hpp"
 #include "loom/ops/embedding.hpp"
+#include "loom/ops/flip.hpp"
 #include "loom/ops/gemm.hpp"
 #include "loom/ops/layer_norm.hpp"
 #include "loom/ops/linear.hpp"

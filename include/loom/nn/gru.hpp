@@ -17,22 +17,24 @@ template <typename T>
 class GRU : public RecurrentBase<T> {
 public:
     GRU(index_t input_size, index_t hidden_size, index_t num_layers, Generator& generator, double dropout = 0.0,
-        bool bias = true)
-        : RecurrentBase<T>("loom::GRU", 3, input_size, hidden_size, num_layers, dropout, bias, generator) {}
+        bool bias = true, bool bidirectional = false)
+        : RecurrentBase<T>("loom::GRU", 3, input_size, hidden_size, num_layers, dropout, bias, generator, false,
+                           bidirectional) {}
 
+    // h0: zeros when undefined. Bidirectional: output [B, T, 2H], h_n
+    // [2·num_layers, B, H] (recurrent_base.hpp).
     RecurrentOutput<T> forward(const Tensor<T>& x, const Tensor<T>& h0 = Tensor<T>()) {
         this->check_input("loom::GRU", x, this->input_size);
         const index_t batch = x.shape()[0];
         std::vector<Tensor<T>> h_n;
-        Tensor<T> sequence = x;
-        for (index_t k = 0; k < this->num_layers; ++k) {
-            const auto& w = this->layers[static_cast<std::size_t>(k)];
-            GruResult<T> layer =
-                gru(sequence, w.w_ih, w.w_hh, w.b_ih, w.b_hh, this->layer_state("loom::GRU", h0, k, batch));
-            sequence = this->between_layers(layer.output, k);
-            h_n.push_back(layer.h_n);
-        }
-        return {sequence, stack(h_n, 0)};
+        const Tensor<T> output =
+            this->run_stack(x, [&](const Tensor<T>& input, const auto& w, index_t row) {
+                GruResult<T> layer =
+                    gru(input, w.w_ih, w.w_hh, w.b_ih, w.b_hh, this->layer_state("loom::GRU", h0, row, batch));
+                h_n.push_back(layer.h_n);
+                return layer.output;
+            });
+        return {output, stack(h_n, 0)};
     }
     RecurrentOutput<T> operator()(const Tensor<T>& x, const Tensor<T>& h0 = Tensor<T>()) { return forward(x, h0); }
 

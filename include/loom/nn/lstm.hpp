@@ -40,25 +40,26 @@ template <typename T>
 class LSTM : public RecurrentBase<T> {
 public:
     LSTM(index_t input_size, index_t hidden_size, index_t num_layers, Generator& generator, double dropout = 0.0,
-         bool bias = true)
-        : RecurrentBase<T>("loom::LSTM", 4, input_size, hidden_size, num_layers, dropout, bias, generator) {}
+         bool bias = true, bool bidirectional = false)
+        : RecurrentBase<T>("loom::LSTM", 4, input_size, hidden_size, num_layers, dropout, bias, generator, false,
+                           bidirectional) {}
 
-    // state: zeros when undefined.
+    // state: zeros when undefined. Bidirectional: output [B, T, 2H], states
+    // [2·num_layers, B, H] (recurrent_base.hpp).
     LstmOutput<T> forward(const Tensor<T>& x, const LstmState<T>& state = {}) {
         this->check_input("loom::LSTM", x, this->input_size);
         const index_t batch = x.shape()[0];
         std::vector<Tensor<T>> h_n, c_n;
-        Tensor<T> sequence = x;
-        for (index_t k = 0; k < this->num_layers; ++k) {
-            const auto& w = this->layers[static_cast<std::size_t>(k)];
-            LstmResult<T> layer = lstm(sequence, w.w_ih, w.w_hh, w.b_ih, w.b_hh,
-                                       this->layer_state("loom::LSTM", state.h, k, batch),
-                                       this->layer_state("loom::LSTM", state.c, k, batch));
-            sequence = this->between_layers(layer.output, k);
-            h_n.push_back(layer.h_n);
-            c_n.push_back(layer.c_n);
-        }
-        return {sequence, {stack(h_n, 0), stack(c_n, 0)}};
+        const Tensor<T> output =
+            this->run_stack(x, [&](const Tensor<T>& input, const auto& w, index_t row) {
+                LstmResult<T> layer = lstm(input, w.w_ih, w.w_hh, w.b_ih, w.b_hh,
+                                           this->layer_state("loom::LSTM", state.h, row, batch),
+                                           this->layer_state("loom::LSTM", state.c, row, batch));
+                h_n.push_back(layer.h_n);
+                c_n.push_back(layer.c_n);
+                return layer.output;
+            });
+        return {output, {stack(h_n, 0), stack(c_n, 0)}};
     }
     LstmOutput<T> operator()(const Tensor<T>& x, const LstmState<T>& state = {}) { return forward(x, state); }
 
@@ -101,6 +102,7 @@ public:
     // batch (beam search): each step then reads every weight once, instead of
     // the three passes of a general GEMM that packs them itself.
     LstmInferenceWeights<T> pack_for_inference() const {
+        detail::check(!this->bidirectional, "loom::LSTM::pack_for_inference: a bidirectional LSTM cannot step");
         LstmInferenceWeights<T> packed;
         for (const auto& w : this->layers) packed.layers.push_back(pack_lstm_layer(w.w_ih, w.w_hh, w.b_ih, w.b_hh));
         return packed;

@@ -9,6 +9,19 @@
 // all initialised uniform in (-1/√H, 1/√H), as PyTorch does. States (h, and c
 // for LSTM) are [num_layers, B, H]; layer k reads and writes row k. In training
 // mode the output of every layer but the last passes through dropout.
+//
+// Bidirectional (bidirectional = true, D = 2 directions): every layer has a
+// second set of weights, named with "_reverse" (weight_ih_l{k}_reverse, …),
+// that reads the sequence from its last step to its first:
+//   forward  h→_t = cell(x_t, h→_{t−1}),   reverse  h←_t = cell(x_t, h←_{t+1})
+//   output_t = [h→_t ; h←_t]                [B, T, 2H], the next layer's input (in_k = 2H)
+// The reverse direction is the same fused op run on flip(x) (ops/flip.hpp),
+// its output flipped back so that both directions' step t line up; the
+// gradient flows back through the two flips. States are then
+// [num_layers · 2, B, H], row 2k + d for layer k, direction d (0 forward,
+// 1 reverse) — PyTorch's layout, as are the names, so weights move between
+// the two. A bidirectional layer needs the whole sequence, so it has no
+// step() for generation.
 #pragma once
 
 #include <cmath>
@@ -19,6 +32,7 @@
 #include "loom/nn/module.hpp"
 #include "loom/ops/concat.hpp"
 #include "loom/ops/dropout.hpp"
+#include "loom/ops/flip.hpp"
 #include "loom/ops/reshape.hpp"
 #include "loom/ops/slice.hpp"
 
@@ -27,8 +41,8 @@ namespace loom {
 // What RNN and GRU return (LSTM adds the cell state, see lstm.hpp).
 template <typename T>
 struct RecurrentOutput {
-    Tensor<T> output;  // [B, T, H]: the last layer's h_t for every step
-    Tensor<T> h_n;     // [num_layers, B, H]: every layer's last hidden state
+    Tensor<T> output;  // [B, T, D·H]: the last layer's h_t for every step (both directions' when D = 2)
+    Tensor<T> h_n;     // [num_layers·D, B, H]: every layer's (and direction's) last hidden state
 };
 
 template <typename T>
@@ -43,17 +57,21 @@ public:
     const index_t num_layers;
     const double dropout;
     const bool has_bias;
-    std::vector<LayerWeights> layers;
+    const bool bidirectional;
+    std::vector<LayerWeights> layers;  // num_layers · D entries, layer k direction d at k·D + d
+
+    index_t num_directions() const { return bidirectional ? 2 : 1; }
 
 protected:
     // name_suffix(k) gives "_l{k}" for stacked layers, "" for cells.
     RecurrentBase(const char* op, index_t gates, index_t input_size, index_t hidden_size, index_t num_layers,
-                  double dropout, bool bias, Generator& generator, bool is_cell = false)
+                  double dropout, bool bias, Generator& generator, bool is_cell = false, bool bidirectional = false)
         : input_size(input_size),
           hidden_size(hidden_size),
           num_layers(num_layers),
           dropout(dropout),
           has_bias(bias),
+          bidirectional(bidirectional),
           dropout_generator_(generator.next_u64()) {
         detail::check(input_size > 0 && hidden_size > 0 && num_layers > 0, op,
                       ": input_size, hidden_size and num_layers must be positive, got ", input_size, ", ",
@@ -61,27 +79,51 @@ protected:
         detail::check(dropout >= 0.0 && dropout < 1.0, op, ": dropout must be in [0, 1), got ", dropout);
         const T bound = T(1) / std::sqrt(static_cast<T>(hidden_size));
         auto init = [&](const Shape& shape) { return Tensor<T>::uniform(shape, -bound, bound, generator); };
-        for (index_t k = 0; k < num_layers; ++k) {
-            const std::string suffix = is_cell ? "" : "_l" + std::to_string(k);
-            const index_t in = k == 0 ? input_size : hidden_size;
-            LayerWeights w;
-            w.w_ih = this->register_parameter("weight_ih" + suffix, init(Shape{gates * hidden_size, in}));
-            w.w_hh = this->register_parameter("weight_hh" + suffix, init(Shape{gates * hidden_size, hidden_size}));
-            if (bias) {
-                w.b_ih = this->register_parameter("bias_ih" + suffix, init(Shape{gates * hidden_size}));
-                w.b_hh = this->register_parameter("bias_hh" + suffix, init(Shape{gates * hidden_size}));
+        for (index_t k = 0; k < num_layers; ++k)
+            for (index_t d = 0; d < num_directions(); ++d) {
+                const std::string suffix = is_cell ? "" : "_l" + std::to_string(k) + (d == 1 ? "_reverse" : "");
+                const index_t in = k == 0 ? input_size : num_directions() * hidden_size;
+                LayerWeights w;
+                w.w_ih = this->register_parameter("weight_ih" + suffix, init(Shape{gates * hidden_size, in}));
+                w.w_hh = this->register_parameter("weight_hh" + suffix, init(Shape{gates * hidden_size, hidden_size}));
+                if (bias) {
+                    w.b_ih = this->register_parameter("bias_ih" + suffix, init(Shape{gates * hidden_size}));
+                    w.b_hh = this->register_parameter("bias_hh" + suffix, init(Shape{gates * hidden_size}));
+                }
+                layers.push_back(w);
             }
-            layers.push_back(w);
-        }
         if (!is_cell) this->register_generator("dropout_generator", dropout_generator_);
     }
 
-    // Row `layer` of a [num_layers, B, H] state as [B, H] (undefined stays undefined).
-    Tensor<T> layer_state(const char* op, const Tensor<T>& state, index_t layer, index_t batch) const {
+    // Row `row` (layer k, direction d: row k·D + d) of a [num_layers·D, B, H]
+    // state as [B, H] (undefined stays undefined).
+    Tensor<T> layer_state(const char* op, const Tensor<T>& state, index_t row, index_t batch) const {
         if (!state.defined()) return state;
-        detail::check(state.shape() == Shape{num_layers, batch, hidden_size}, op, ": state must be [num_layers=",
-                      num_layers, ", batch=", batch, ", hidden=", hidden_size, "], got ", state.shape());
-        return reshape(narrow(state, 0, layer, 1), {batch, hidden_size});
+        detail::check(state.shape() == Shape{num_layers * num_directions(), batch, hidden_size}, op,
+                      ": state must be [num_layers", bidirectional ? " * 2 directions=" : "=",
+                      num_layers * num_directions(), ", batch=", batch, ", hidden=", hidden_size, "], got ",
+                      state.shape());
+        return reshape(narrow(state, 0, row, 1), {batch, hidden_size});
+    }
+
+    // The whole stack over x [B, T, in]: run_layer(input, weights, row) runs
+    // one layer in one direction (the fused op of RNN, LSTM or GRU), keeps its
+    // final states, and returns its output [B, T, H]. The reverse direction
+    // gets the sequence flipped and its output is flipped back; the two
+    // directions are concatenated into the next layer's input.
+    template <typename RunLayer>
+    Tensor<T> run_stack(const Tensor<T>& x, RunLayer&& run_layer) {
+        Tensor<T> sequence = x;
+        for (index_t k = 0; k < num_layers; ++k) {
+            std::vector<Tensor<T>> outputs;
+            for (index_t d = 0; d < num_directions(); ++d) {
+                const index_t row = k * num_directions() + d;
+                const LayerWeights& w = layers[static_cast<std::size_t>(row)];
+                outputs.push_back(d == 0 ? run_layer(sequence, w, row) : flip(run_layer(flip(sequence, 1), w, row), 1));
+            }
+            sequence = between_layers(outputs.size() == 1 ? outputs[0] : concat(outputs, 2), k);
+        }
+        return sequence;
     }
 
     Tensor<T> between_layers(const Tensor<T>& output, index_t layer) {
@@ -92,6 +134,9 @@ protected:
     // step() runs the inference kernels, which record nothing: refuse to run
     // where a gradient is expected.
     void check_step(const char* op, const Tensor<T>& x) const {
+        detail::check(!bidirectional, op,
+                      ": a bidirectional layer reads the whole sequence (its reverse direction starts at the end),"
+                      " so it cannot step; use forward()");
         detail::check(!is_grad_enabled() || !x.requires_grad(), op,
                       ": step() is for inference and records no graph; call it under NoGradGuard, or use forward()");
         for (const Tensor<T>& p : this->parameters())

@@ -17,23 +17,26 @@ template <typename T>
 class RNN : public RecurrentBase<T> {
 public:
     RNN(index_t input_size, index_t hidden_size, index_t num_layers, Generator& generator,
-        RnnNonlinearity nonlinearity = RnnNonlinearity::tanh, double dropout = 0.0, bool bias = true)
-        : RecurrentBase<T>("loom::RNN", 1, input_size, hidden_size, num_layers, dropout, bias, generator),
+        RnnNonlinearity nonlinearity = RnnNonlinearity::tanh, double dropout = 0.0, bool bias = true,
+        bool bidirectional = false)
+        : RecurrentBase<T>("loom::RNN", 1, input_size, hidden_size, num_layers, dropout, bias, generator, false,
+                           bidirectional),
           nonlinearity(nonlinearity) {}
 
+    // h0: zeros when undefined. Bidirectional: output [B, T, 2H], h_n
+    // [2·num_layers, B, H] (recurrent_base.hpp).
     RecurrentOutput<T> forward(const Tensor<T>& x, const Tensor<T>& h0 = Tensor<T>()) {
         this->check_input("loom::RNN", x, this->input_size);
         const index_t batch = x.shape()[0];
         std::vector<Tensor<T>> h_n;
-        Tensor<T> sequence = x;
-        for (index_t k = 0; k < this->num_layers; ++k) {
-            const auto& w = this->layers[static_cast<std::size_t>(k)];
-            RnnResult<T> layer = rnn(sequence, w.w_ih, w.w_hh, w.b_ih, w.b_hh,
-                                     this->layer_state("loom::RNN", h0, k, batch), nonlinearity);
-            sequence = this->between_layers(layer.output, k);
-            h_n.push_back(layer.h_n);
-        }
-        return {sequence, stack(h_n, 0)};
+        const Tensor<T> output =
+            this->run_stack(x, [&](const Tensor<T>& input, const auto& w, index_t row) {
+                RnnResult<T> layer = rnn(input, w.w_ih, w.w_hh, w.b_ih, w.b_hh,
+                                         this->layer_state("loom::RNN", h0, row, batch), nonlinearity);
+                h_n.push_back(layer.h_n);
+                return layer.output;
+            });
+        return {output, stack(h_n, 0)};
     }
     RecurrentOutput<T> operator()(const Tensor<T>& x, const Tensor<T>& h0 = Tensor<T>()) { return forward(x, h0); }
 
