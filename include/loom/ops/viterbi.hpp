@@ -5,7 +5,7 @@
 // where each max came from:
 //   δ_0(j) = s_j + e_0(j),   δ_t(j) = e_t(j) + max_i(δ_{t−1}(i) + A_ij),
 //   best score = max_j(δ_{L−1}(j) + f_j),
-// then follows the back-pointers from the best last tag. For the k best paths
+// then follows the back-pointers from the best last tag (viterbi_best). For the k best paths
 // every state keeps its k best partial paths instead of one: the k best
 // paths ending in tag j at step t extend some of the k best ending in each tag
 // i at t − 1 (any path in the top k at t has its prefix in the top k at t − 1
@@ -34,6 +34,44 @@ struct ViterbiEntry {
     double score;
     index_t previous_tag, previous_rank;
 };
+
+// k = 1: plain Viterbi, one score and one back-pointer per (step, tag).
+template <typename T>
+CrfPath viterbi_best(const T* emissions, index_t length, index_t tags, const T* transitions, const T* start,
+                     const T* end) {
+    std::vector<double> delta(static_cast<std::size_t>(tags)), next(static_cast<std::size_t>(tags));
+    std::vector<index_t> back(static_cast<std::size_t>(length * tags), -1);
+    for (index_t j = 0; j < tags; ++j) delta[static_cast<std::size_t>(j)] = static_cast<double>(start[j]) + emissions[j];
+    for (index_t t = 1; t < length; ++t) {
+        for (index_t j = 0; j < tags; ++j) {
+            index_t best = 0;
+            double best_score = delta[0] + transitions[j];
+            for (index_t i = 1; i < tags; ++i) {
+                const double score = delta[static_cast<std::size_t>(i)] + transitions[i * tags + j];
+                if (score > best_score) {
+                    best_score = score;
+                    best = i;
+                }
+            }
+            next[static_cast<std::size_t>(j)] = best_score + emissions[t * tags + j];
+            back[static_cast<std::size_t>(t * tags + j)] = best;
+        }
+        std::swap(delta, next);
+    }
+    CrfPath path{std::vector<index_t>(static_cast<std::size_t>(length)), 0.0};
+    index_t tag = 0;
+    path.score = delta[0] + end[0];
+    for (index_t j = 1; j < tags; ++j)
+        if (delta[static_cast<std::size_t>(j)] + end[j] > path.score) {
+            path.score = delta[static_cast<std::size_t>(j)] + end[j];
+            tag = j;
+        }
+    for (index_t t = length - 1; t >= 0; --t) {
+        path.tags[static_cast<std::size_t>(t)] = tag;
+        tag = back[static_cast<std::size_t>(t * tags + tag)];
+    }
+    return path;
+}
 
 template <typename T>
 std::vector<CrfPath> viterbi_sequence(const T* emissions, index_t length, index_t tags, const T* transitions,
@@ -103,7 +141,10 @@ std::vector<std::vector<CrfPath>> crf_viterbi_nbest(const Tensor<T>& emissions, 
     parallel_for(batch, 1, [&](index_t begin, index_t stop) {
         for (index_t b = begin; b < stop; ++b)
             result[static_cast<std::size_t>(b)] =
-                detail::viterbi_sequence(emissions.data() + b * steps * num_tags, lengths[static_cast<std::size_t>(b)],
+                k == 1 ? std::vector<CrfPath>{detail::viterbi_best(emissions.data() + b * steps * num_tags,
+                                                                   lengths[static_cast<std::size_t>(b)], num_tags,
+                                                                   transitions.data(), start.data(), end.data())}
+                       : detail::viterbi_sequence(emissions.data() + b * steps * num_tags, lengths[static_cast<std::size_t>(b)],
                                          num_tags, transitions.data(), start.data(), end.data(), k);
     });
     return result;
