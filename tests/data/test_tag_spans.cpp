@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <loom/data/tag_spans.hpp>
+
 using loom::index_t;
 using loom_test::contains;
 using loom_test::error_message;

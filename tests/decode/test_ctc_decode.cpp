@@ -8,6 +8,8 @@
 #include <map>
 #include <vector>
 
+#include <loom/decode/ctc_decode.hpp>
+
 using loom::index_t;
 using loom::Shape;
 using loom_test::contains;

@@ -12,6 +12,10 @@
 #include <utility>
 #include <vector>
 
+#include <loom/nn/crf.hpp>
+#include <loom/ops/crf.hpp>
+#include <loom/ops/viterbi.hpp>
+
 #include "fixture_reader.hpp"
 
 using loom::index_t;

@@ -11,6 +11,10 @@
 #include <type_traits>
 #include <vector>
 
+#include <loom/nn/loss.hpp>
+#include <loom/ops/ctc.hpp>
+#include <loom/ops/reduction.hpp>
+
 #include "fixture_reader.hpp"
 
 using loom::index_t;

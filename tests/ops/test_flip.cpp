@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include <loom/ops/flip.hpp>
+
 using loom::index_t;
 using loom::Shape;
 using loom::Tensor;
