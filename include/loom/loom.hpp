@@ -123,3 +123,4 @@
 #include "loom/data/tokenizer_file.hpp"
 #include "loom/data/tokenized_corpus.hpp"
 #include "loom/data/tag_spans.hpp"
+#include "loom/data/masked_lm.hpp"
