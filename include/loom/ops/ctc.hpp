@@ -90,7 +90,11 @@ CtcSequence<T> make_ctc_sequence(index_t batch_index, index_t input_length, cons
 }
 
 // log(e^a + e^b + e^c) element-wise, vectorised by Eigen. Where all three are
-// −∞ the shift is 0, so the result is log(0) = −∞ and never NaN.
+// −∞ the shift is 0 (so no −∞ − (−∞) = NaN), and the result is set to −∞ in a
+// second pass: Eigen's vectorised exp clamps its argument (near −88.7 in float,
+// −709.8 in double), so e^(−∞) comes out as a tiny positive number and the log
+// would be a large but finite value instead of −∞. Elsewhere the peak term
+// contributes e^0 = 1 to the sum, so those tiny numbers change nothing.
 template <typename T>
 Eigen::Array<T, Eigen::Dynamic, 1> logsumexp3(const Eigen::Array<T, Eigen::Dynamic, 1>& a,
                                              const Eigen::Array<T, Eigen::Dynamic, 1>& b,
@@ -98,7 +102,10 @@ Eigen::Array<T, Eigen::Dynamic, 1> logsumexp3(const Eigen::Array<T, Eigen::Dynam
     const T minus_infinity = -std::numeric_limits<T>::infinity();
     const Eigen::Array<T, Eigen::Dynamic, 1> peak = a.max(b).max(c);
     const Eigen::Array<T, Eigen::Dynamic, 1> shift = (peak == minus_infinity).select(T(0), peak);
-    return shift + ((a - shift).exp() + (b - shift).exp() + (c - shift).exp()).log();
+    Eigen::Array<T, Eigen::Dynamic, 1> result = shift + ((a - shift).exp() + (b - shift).exp() + (c - shift).exp()).log();
+    for (index_t s = 0; s < result.size(); ++s)
+        if (peak[s] == minus_infinity) result[s] = minus_infinity;
+    return result;
 }
 
 // y_t(l'_s) for every state s: the emissions of time t gathered along l'.
