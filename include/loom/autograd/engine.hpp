@@ -11,9 +11,17 @@
 //      multivariate chain rule);
 //   3. free the graph, unless retain_graph was asked for.
 // Gradients accumulate across calls until zero_grad(), as in PyTorch.
+//
+// A leaf's gradient is complete once the last node that uses the leaf has been
+// visited. backward_with_hook() calls a function at that moment for every leaf
+// that requires grad, while the rest of the graph is still being worked on: a
+// data-parallel trainer (loom/distributed/) starts sending those gradients to
+// the other processes then, so communication overlaps the rest of backward.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -72,10 +80,41 @@ void accumulate_into_leaf(Tensor<T> leaf, Tensor<T> gradient) {
     }
 }
 
+// How many graph edges still lead into each leaf that requires grad; when the
+// count of a leaf reaches 0 its gradient is final and the hook is told.
+template <typename T>
+class LeafReadiness {
+public:
+    LeafReadiness(const std::vector<std::shared_ptr<Node<T>>>& order,
+                  const std::function<void(const Tensor<T>&)>& on_ready)
+        : on_ready_(on_ready) {
+        if (!on_ready_) return;
+        for (const auto& node : order)
+            for (const Tensor<T>& input : node->inputs)
+                if (tracked(input)) ++pending_[input.impl_ptr()];
+    }
+
+    // Every input of a visited node, whether or not a gradient flowed into it.
+    void edge_done(const Tensor<T>& input) {
+        if (!on_ready_ || !tracked(input)) return;
+        if (--pending_[input.impl_ptr()] == 0) on_ready_(input);
+    }
+
+private:
+    static bool tracked(const Tensor<T>& input) {
+        return input.defined() && !input.grad_fn() && input.requires_grad();
+    }
+
+    const std::function<void(const Tensor<T>&)>& on_ready_;
+    std::unordered_map<const TensorImpl<T>*, std::size_t> pending_;
+};
+
 }  // namespace detail
 
+// The engine itself; on_leaf_ready may be empty (see the top of this file).
 template <typename T>
-void run_backward(const Tensor<T>& root, const Tensor<T>& gradient, bool retain_graph) {
+void run_backward(const Tensor<T>& root, const Tensor<T>& gradient, bool retain_graph,
+                  const std::function<void(const Tensor<T>&)>& on_leaf_ready = {}) {
     detail::check(root.defined(), "loom::backward: called on an undefined tensor");
     detail::check(root.requires_grad(), "loom::backward: the tensor of shape ", root.shape(),
                   " does not require grad: none of the inputs of the ops that made it requires grad,"
@@ -92,6 +131,7 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& gradient, bool retain_
 
     if (root.is_leaf()) {
         detail::accumulate_into_leaf(root, seed);
+        if (on_leaf_ready) on_leaf_ready(root);
         return;
     }
 
@@ -103,12 +143,16 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& gradient, bool retain_
                       "' was freed by an earlier backward(); call the first backward(gradient, true)"
                       " (retain_graph) to run backward through it again");
     detail::add_into(root.grad_fn()->grads[static_cast<std::size_t>(root.output_index())], seed);
+    detail::LeafReadiness<T> readiness(order, on_leaf_ready);
 
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
         Node<T>& node = **it;
         bool reached = false;
         for (const Tensor<T>& grad : node.grads) reached = reached || grad.defined();
-        if (!reached) continue;  // no path from this node to the loss
+        if (!reached) {  // no path from this node to the loss
+            for (const Tensor<T>& input : node.inputs) readiness.edge_done(input);
+            continue;
+        }
         const std::vector<Tensor<T>> grad_outputs = std::move(node.grads);
         node.grads.assign(grad_outputs.size(), Tensor<T>());
         std::vector<Tensor<T>> input_grads = node.backward(grad_outputs);
@@ -126,6 +170,7 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& gradient, bool retain_
             else
                 detail::accumulate_into_leaf(input, std::move(input_grads[i]));
         }
+        for (const Tensor<T>& input : node.inputs) readiness.edge_done(input);
     }
 
     if (!retain_graph)
@@ -136,6 +181,15 @@ void run_backward(const Tensor<T>& root, const Tensor<T>& gradient, bool retain_
 template <typename T>
 void backward(const Tensor<T>& root, const Tensor<T>& gradient = Tensor<T>(), bool retain_graph = false) {
     run_backward(root, gradient, retain_graph);
+}
+
+// backward(root) that calls on_leaf_ready(leaf) as soon as each leaf's gradient
+// is complete, in the order the sweep finishes them (roughly the reverse of the
+// order the forward pass used the parameters). Each leaf is reported once.
+template <typename T>
+void backward_with_hook(const Tensor<T>& root, const std::function<void(const Tensor<T>&)>& on_leaf_ready,
+                        const Tensor<T>& gradient = Tensor<T>(), bool retain_graph = false) {
+    run_backward(root, gradient, retain_graph, on_leaf_ready);
 }
 
 }  // namespace loom

@@ -26,6 +26,10 @@
 // position, carried hidden state), so a resumed run continues bit for bit: on
 // one thread, an interrupted and resumed run ends with exactly the loss of an
 // uninterrupted one. Every file is written atomically (temporary + rename).
+//
+// Several processes can run one Trainer each over shards of every batch and
+// train one model (TrainingTask::parallel, filled in by
+// loom/distributed/data_parallel.hpp); then one of them writes all the files.
 #pragma once
 
 #include <algorithm>
@@ -93,6 +97,32 @@ struct TrainingProgress {
     double tokens_per_second = 0.0, elapsed_seconds = 0.0, eta_seconds = 0.0;
 };
 
+// Data-parallel training: what the Trainer calls so that N processes train one
+// model together (loom/distributed/data_parallel.hpp fills these in; every
+// member empty, the default, is one process). Each process computes the loss
+// of its own shard of the batch; then
+//   begin_step()              before the backward of a step's last micro-batch;
+//   on_gradient_ready(p)      during that backward, as each parameter's
+//                             gradient is complete (to start sending it);
+//   synchronize_gradients()   after it: every gradient becomes the mean over
+//                             the processes, so all take the same step;
+//   mean(x)                   the mean of a number over the processes: the
+//                             loss that is logged, the validation loss;
+//   any(flag)                 true when any process says true (Ctrl-C on one
+//                             of them stops all at the same step);
+//   writes_files              true on one process only: it alone prints,
+//                             writes the log, the plot and the checkpoints.
+template <typename T>
+struct DataParallelHooks {
+    std::function<void()> begin_step;
+    std::function<void(const Tensor<T>&)> on_gradient_ready;
+    std::function<void()> synchronize_gradients;
+    std::function<double(double)> mean;
+    std::function<bool(bool)> any;
+    bool writes_files = true;
+    int processes = 1;  // tokens/s counts every process's tokens
+};
+
 template <typename T>
 struct TrainingTask {
     // One micro-batch: forward, returns the loss (a scalar with a graph).
@@ -112,6 +142,8 @@ struct TrainingTask {
     // Replace the progress line and the printed messages; may be empty.
     std::function<void(const TrainingProgress&)> on_progress;
     std::function<void(const std::string&)> on_message;
+    // Several processes training together; empty for one (see above).
+    DataParallelHooks<T> parallel;
 };
 
 enum class TrainingEnd { finished, early_stopped, interrupted, nonfinite };
@@ -150,6 +182,7 @@ public:
 
     // Prints a line of its own, through on_message when the task has one.
     void message(const std::string& text) {
+        if (!task_.parallel.writes_files) return;
         if (task_.on_message)
             task_.on_message(text);
         else
@@ -166,13 +199,13 @@ public:
 
     void resume(const std::string& path) {
         restore(path);
-        log_.keep_existing_rows(step_);
+        if (task_.parallel.writes_files) log_.keep_existing_rows(step_);
         message("resumed from " + path + " at step " + std::to_string(step_));
     }
 
     // Redraws loss.svg from log.csv.
     void write_plot() const {
-        if (!std::filesystem::exists(log_path())) return;
+        if (!task_.parallel.writes_files || !std::filesystem::exists(log_path())) return;
         save_loss_plot(read_loss_log(log_path()), plot_path(), "training loss", options_.loss_unit);
     }
 
@@ -207,7 +240,7 @@ private:
             ++window_steps;
             const double window_seconds = std::chrono::duration<double>(now - window_start).count();
             if (window_seconds >= 1.0 || step == first_step) {
-                const auto tokens = window_steps * task_.tokens_per_batch * options_.accumulate;
+                const auto tokens = window_steps * task_.tokens_per_batch * options_.accumulate * task_.parallel.processes;
                 tokens_per_s = static_cast<double>(tokens) / window_seconds;
                 window_start = now;
                 window_steps = 0;
@@ -223,16 +256,17 @@ private:
                                       step != options_.steps;
             if (evaluate_now) val_loss = validate(step);
             if (evaluate_now || step % std::max<std::int64_t>(options_.print_every, 1) == 0)
-                log_.add(step, train_loss, val_loss, tokens_per_s, seconds_);
+                add_log_row(step, train_loss, val_loss, tokens_per_s);
             if (task_.after_step) task_.after_step(step);
 
             const bool stop_early = options_.patience > 0 && evaluations_without_improvement_ >= options_.patience;
-            const bool interrupted = interrupt.requested() || step == options_.interrupt_at;
+            bool interrupted = interrupt.requested() || step == options_.interrupt_at;
+            if (task_.parallel.any) interrupted = task_.parallel.any(interrupted);
             if (stop_early || interrupted || (options_.checkpoint_every > 0 && step % options_.checkpoint_every == 0)) {
                 save(last_path());
-                log_.flush();
+                flush_log();
             } else if (evaluate_now) {
-                log_.flush();
+                flush_log();
             }
             if (interrupted) {
                 message("interrupted after step " + std::to_string(step) + "; saved " + last_path() +
@@ -250,13 +284,14 @@ private:
 
         final_loss_ = evaluate();
         if (options_.keep_best && final_loss_ < best_loss_) save_best(final_loss_);
-        log_.add(step_, std::numeric_limits<double>::quiet_NaN(), final_loss_, 0.0, seconds_);
+        add_log_row(step_, std::numeric_limits<double>::quiet_NaN(), final_loss_, 0.0);
         save(last_path());
-        log_.flush();
+        flush_log();
         return TrainingEnd::finished;
     }
 
     double accumulate_gradients(std::int64_t step) {
+        const DataParallelHooks<T>& parallel = task_.parallel;
         double total = 0.0;
         for (std::int64_t micro = 0; micro < options_.accumulate; ++micro) {
             Tensor<T> loss = task_.compute_loss();
@@ -268,12 +303,28 @@ private:
             }
             total += static_cast<double>(loss.item());
             if (options_.accumulate > 1) loss = mul(loss, static_cast<T>(1.0 / static_cast<double>(options_.accumulate)));
-            loss.backward();
+            const bool last = micro + 1 == options_.accumulate;
+            if (last && parallel.begin_step) parallel.begin_step();
+            if (last && parallel.on_gradient_ready)
+                backward_with_hook(loss, parallel.on_gradient_ready);
+            else
+                loss.backward();
         }
-        return total / static_cast<double>(options_.accumulate);
+        if (parallel.synchronize_gradients) parallel.synchronize_gradients();
+        const double mean_loss = total / static_cast<double>(options_.accumulate);
+        return parallel.mean ? parallel.mean(mean_loss) : mean_loss;
+    }
+
+    void add_log_row(std::int64_t step, double train_loss, double val_loss, double tokens_per_s) {
+        if (task_.parallel.writes_files) log_.add(step, train_loss, val_loss, tokens_per_s, seconds_);
+    }
+
+    void flush_log() {
+        if (task_.parallel.writes_files) log_.flush();
     }
 
     void report_progress(const TrainingProgress& progress) {
+        if (!task_.parallel.writes_files) return;
         if (task_.on_progress)
             task_.on_progress(progress);
         else
@@ -281,9 +332,12 @@ private:
                                   progress.tokens_per_second, progress.eta_seconds);
     }
 
+    // Every process evaluates; their mean is the one loss all of them act on
+    // (early stopping, keep-best), even if their validation data differ.
     double evaluate() {
         NoGradGuard no_grad;
-        return task_.evaluate();
+        const double loss = task_.evaluate();
+        return task_.parallel.mean ? task_.parallel.mean(loss) : loss;
     }
 
     // The validation loss, keep-best and the early-stopping count.
@@ -318,13 +372,14 @@ private:
         text << "step " << step << ": non-finite " << (std::isfinite(loss) ? "gradient norm " : "loss ")
              << (std::isfinite(loss) ? norm : loss) << "; the update was not applied";
         optimizer_.zero_grad();
-        const bool have_checkpoint = std::filesystem::exists(last_path());
+        bool have_checkpoint = std::filesystem::exists(last_path());
+        if (task_.parallel.any) have_checkpoint = !task_.parallel.any(!have_checkpoint);  // all must read it
         if (options_.on_nonfinite != "restore" || restores_ >= options_.max_restores || !have_checkpoint) {
             text << ". Stopping; "
                  << (have_checkpoint ? last_path() + " holds the last good state" : "no checkpoint was written yet")
                  << " (--on-nonfinite restore continues from it with half the learning rate)";
             message(text.str());
-            log_.flush();
+            flush_log();
             return false;
         }
         ++restores_;
@@ -337,6 +392,7 @@ private:
     }
 
     void save(const std::string& path) {
+        if (!task_.parallel.writes_files) return;
         CheckpointWriter<T> writer;
         writer.add_model(model_);
         writer.add_optimizer(optimizer_);
