@@ -22,6 +22,7 @@
 #include <loom/nn/pretrained_embedding.hpp>
 
 #include "cli.hpp"
+#include "data_parallel.hpp"
 #include "data_path.hpp"
 #include "training.hpp"
 
@@ -44,9 +45,10 @@ struct Corpus {
 
 // Reads and tokenizes the corpus, saves its tokenizer as <out_dir>/tokenizer.json
 // (and, for char, the vocabulary as vocabulary.txt), and sets the loss unit and
-// the bits-per-byte factor of the run's messages.
+// the bits-per-byte factor of the run's messages. Under mpirun only rank 0
+// writes the files (write_files).
 inline Corpus load_corpus(const std::string& data, const loom::TokenizerSettings& settings, double validation_fraction,
-                          training::LoopOptions& loop) {
+                          training::LoopOptions& loop, bool write_files = true) {
     Corpus corpus;
     corpus.path = resolve_data_path(data);
     const std::string text = loom::read_file_bytes(corpus.path);
@@ -57,9 +59,11 @@ inline Corpus load_corpus(const std::string& data, const loom::TokenizerSettings
         throw loom::Error("'" + corpus.path + "': " + error.what());
     }
     std::filesystem::create_directories(loop.out_dir);
-    corpus.tokenizer().save(loop.out_dir + "/tokenizer.json");
-    if (const auto* chars = dynamic_cast<const loom::CharTokenizer*>(corpus.data.tokenizer.get()))
-        chars->vocabulary().save(loop.out_dir + "/vocabulary.txt");
+    if (write_files) {
+        corpus.tokenizer().save(loop.out_dir + "/tokenizer.json");
+        if (const auto* chars = dynamic_cast<const loom::CharTokenizer*>(corpus.data.tokenizer.get()))
+            chars->vocabulary().save(loop.out_dir + "/vocabulary.txt");
+    }
     loop.loss_unit = settings.kind == "char" ? "nats/char" : "nats/token";
     loop.bytes_per_token = corpus.data.validation_bytes_per_token();
     return corpus;
@@ -135,12 +139,16 @@ inline int finish(loom::Trainer<float>& trainer, loom::TrainingEnd end, const tr
 }
 
 // main() of a training program: parse, run, and turn any exception into a
-// one-line message "<program>: <what>" and exit code 1.
-inline int run_main(const char* program, cli::Parser& parser, int argc, char** argv, const std::function<int()>& run) {
+// one-line message "<program>: <what>" and exit code 1. Under mpirun
+// (`parallel` given and distributed) the message names the rank and the whole
+// job ends, since the other processes cannot go on without this one.
+inline int run_main(const char* program, cli::Parser& parser, int argc, char** argv, const std::function<int()>& run,
+                    const DataParallelRun* parallel = nullptr) {
     try {
         if (!parser.parse(argc, argv)) return 0;  // --help
         return run();
     } catch (const std::exception& error) {
+        if (parallel != nullptr && parallel->distributed()) parallel->fail(program, error.what());
         std::cerr << program << ": " << error.what() << "\n";
         return 1;
     }

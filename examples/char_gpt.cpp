@@ -132,13 +132,14 @@ std::string generate(Model& model, const loom::Tokenizer& tokenizer, const std::
     return examples::prompt_and_continuation(tokenizer, prompt, generated);
 }
 
-int run(const Options& o) {
-    if (o.threads > 0) loom::set_num_threads(o.threads);
+int run(const Options& o, examples::DataParallelRun& parallel) {
+    parallel.set_threads(o.threads);
+    parallel.check_batch(o.batch);
     training::check_loop_options(o.loop);
     if (o.eval_batches < 1) throw loom::Error("--eval-batches must be >= 1, got " + std::to_string(o.eval_batches));
 
     training::LoopOptions loop = o.loop;
-    const examples::Corpus corpus = examples::load_corpus(o.data, o.tokenizer, o.validation_fraction, loop);
+    const examples::Corpus corpus = examples::load_corpus(o.data, o.tokenizer, o.validation_fraction, loop, parallel.rank() == 0);
     const loom::Tokenizer& tokenizer = corpus.tokenizer();
     const loom::TokenizedCorpus& split = corpus.data;
 
@@ -160,7 +161,8 @@ int run(const Options& o) {
               << "model: gpt " << o.layers << " layers, " << o.heads << " heads, d " << o.embedding << ", block "
               << o.block << (o.tie_weights ? ", tied head" : "") << ", " << model.parameter_count() << " parameters\n"
               << "training: " << o.loop.steps << " steps of " << o.batch << "x" << o.block << " (random windows), "
-              << training::describe_optimizer(o.loop) << ", threads " << loom::get_num_threads() << "\n";
+              << training::describe_optimizer(o.loop) << ", threads " << loom::get_num_threads() << "\n"
+              << parallel.describe(o.batch);
 
     const std::vector<loom::index_t> prompt = examples::usable_prompt(o.prompt, corpus);
 
@@ -168,16 +170,16 @@ int run(const Options& o) {
     loom::Generator sampler(o.seed + 1);
 
     loom::TrainingTask<float> task;
-    task.tokens_per_batch = o.batch * o.block;
+    task.tokens_per_batch = o.batch / parallel.processes() * o.block;  // this process's rows
     task.metadata = char_gpt::model_metadata(config, tokenizer);
     task.compute_loss = [&] {
-        const loom::Batch batch = windows.next();
+        const loom::Batch batch = parallel.shard(windows.next());  // every process draws the same windows
         return loom::cross_entropy(model(batch.inputs), batch.targets);
     };
     task.evaluate = [&] { return evaluate(model, split.validation, o); };
     loom::Trainer<float>* trainer_pointer = nullptr;
     task.after_step = [&](std::int64_t step) {
-        if (o.sample_every > 0 && step % o.sample_every == 0 && step != o.loop.steps)
+        if (parallel.rank() == 0 && o.sample_every > 0 && step % o.sample_every == 0 && step != o.loop.steps)
             trainer_pointer->message(
                 "---- sample at step " + std::to_string(step) + " ----\n" +
                 generate(model, tokenizer, prompt, o.sample_length, o.temperature, o.context_keep, sampler) + "\n----");
@@ -191,9 +193,11 @@ int run(const Options& o) {
         sampler.set_state_string(checkpoint.get("rng.sampler"));
     };
 
+    parallel.attach(task, model.parameters());  // rank 0's initial weights everywhere
     loom::Trainer<float> trainer(model, *optimizer, loom::make_schedule(o.loop, o.loop.steps), std::move(task), loop);
     trainer_pointer = &trainer;
     const loom::TrainingEnd end = trainer.fit();
+    if (parallel.distributed()) trainer.message(parallel.communication_report(trainer.seconds()));
     return examples::finish(trainer, end, loop, o.generate, o.temperature,
                             [&] { return generate(model, tokenizer, prompt, o.generate, o.temperature, o.context_keep, sampler); });
 }
@@ -201,7 +205,8 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    examples::DataParallelRun parallel(argc, argv);  // under mpirun: one of several processes
     Options options;
     cli::Parser parser = make_parser(options);
-    return examples::run_main("char_gpt", parser, argc, argv, [&] { return run(options); });
+    return examples::run_main("char_gpt", parser, argc, argv, [&] { return run(options, parallel); }, &parallel);
 }

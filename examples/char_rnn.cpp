@@ -155,15 +155,16 @@ std::map<std::string, std::string> model_metadata(const char_model::Config& conf
     return metadata;
 }
 
-int run(const Options& o) {
-    if (o.threads > 0) loom::set_num_threads(o.threads);
+int run(const Options& o, examples::DataParallelRun& parallel) {
+    parallel.set_threads(o.threads);
+    parallel.check_batch(o.batch);
     const bool stream_batching = o.batching == "stream";
     if (!stream_batching && o.batching != "random")
         throw loom::Error("--batching must be stream or random, got '" + o.batching + "'");
     training::check_loop_options(o.loop);
 
     training::LoopOptions loop = o.loop;
-    const examples::Corpus corpus = examples::load_corpus(o.data, o.tokenizer, o.validation_fraction, loop);
+    const examples::Corpus corpus = examples::load_corpus(o.data, o.tokenizer, o.validation_fraction, loop, parallel.rank() == 0);
     const loom::Tokenizer& tokenizer = corpus.tokenizer();
     const loom::TokenizedCorpus& split = corpus.data;
 
@@ -183,7 +184,8 @@ int run(const Options& o) {
               << "model: " << char_model::cell_name(config.cell) << " " << o.layers << "x" << o.hidden
               << ", embedding " << o.embedding << ", " << model.parameter_count() << " parameters\n"
               << "training: " << o.loop.steps << " steps of " << o.batch << "x" << o.seq << " (" << o.batching
-              << "), " << training::describe_optimizer(o.loop) << ", threads " << loom::get_num_threads() << "\n";
+              << "), " << training::describe_optimizer(o.loop) << ", threads " << loom::get_num_threads() << "\n"
+              << parallel.describe(o.batch);
 
     const std::vector<loom::index_t> prompt = examples::usable_prompt(o.prompt, corpus);
 
@@ -193,11 +195,13 @@ int run(const Options& o) {
     State state;  // carried from batch to batch in stream batching
 
     loom::TrainingTask<float> task;
-    task.tokens_per_batch = o.batch * o.seq;
+    task.tokens_per_batch = o.batch / parallel.processes() * o.seq;  // this process's rows
     task.metadata = model_metadata(config, tokenizer);
     task.compute_loss = [&] {
         if (stream_batching && stream.batch_in_epoch() == 0) state = State();  // the streams start afresh
-        const loom::Batch batch = stream_batching ? stream.next() : windows.next();
+        // Every process draws the same batch and keeps its rows (with stream
+        // batching, its streams, whose hidden state it carries).
+        const loom::Batch batch = parallel.shard(stream_batching ? stream.next() : windows.next());
         if (!stream_batching) state = State();
         state = state.detached();  // truncated BPTT: no gradient into the previous batch
         return loom::cross_entropy(model.forward(batch.inputs, state), batch.targets);
@@ -205,7 +209,7 @@ int run(const Options& o) {
     task.evaluate = [&] { return evaluate(model, split.validation, o); };
     loom::Trainer<float>* trainer_pointer = nullptr;
     task.after_step = [&](std::int64_t step) {
-        if (o.sample_every > 0 && step % o.sample_every == 0 && step != o.loop.steps)
+        if (parallel.rank() == 0 && o.sample_every > 0 && step % o.sample_every == 0 && step != o.loop.steps)
             trainer_pointer->message("---- sample at step " + std::to_string(step) + " ----\n" +
                                              generate(model, tokenizer, prompt, o.sample_length, o.temperature, sampler) +
                                              "\n----");
@@ -223,13 +227,18 @@ int run(const Options& o) {
         windows.generator().set_state_string(checkpoint.get("rng.windows"));
         sampler.set_state_string(checkpoint.get("rng.sampler"));
         state = State();
+        // The saved state is rank 0's rows only: under mpirun every process
+        // starts its streams' state afresh after a resume.
+        if (parallel.distributed()) return;
         if (checkpoint.has_tensor("train.state.h")) state.h = checkpoint.tensor("train.state.h");
         if (checkpoint.has_tensor("train.state.c")) state.c = checkpoint.tensor("train.state.c");
     };
 
+    parallel.attach(task, model.parameters());  // rank 0's initial weights everywhere
     loom::Trainer<float> trainer(model, *optimizer, loom::make_schedule(o.loop, o.loop.steps), std::move(task), loop);
     trainer_pointer = &trainer;
     const loom::TrainingEnd end = trainer.fit();
+    if (parallel.distributed()) trainer.message(parallel.communication_report(trainer.seconds()));
     return examples::finish(trainer, end, loop, o.generate, o.temperature,
                             [&] { return generate(model, tokenizer, prompt, o.generate, o.temperature, sampler); });
 }
@@ -237,7 +246,8 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    examples::DataParallelRun parallel(argc, argv);  // under mpirun: one of several processes
     Options options;
     cli::Parser parser = make_parser(options);
-    return examples::run_main("char_rnn", parser, argc, argv, [&] { return run(options); });
+    return examples::run_main("char_rnn", parser, argc, argv, [&] { return run(options, parallel); }, &parallel);
 }

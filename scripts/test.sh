@@ -16,7 +16,8 @@ cd "$ROOT"
 # shellcheck source=scripts/install_deps.sh
 source "$ROOT/scripts/install_deps.sh"
 
-packages=(g++ make cmake libeigen3-dev nlohmann-json3-dev catch2 libbenchmark-dev)
+# Open MPI for loom::distributed's tests (label mpi), run under mpirun.
+packages=(g++ make cmake libeigen3-dev nlohmann-json3-dev catch2 libbenchmark-dev libopenmpi-dev openmpi-bin)
 if [[ "${CXX:-}" == *clang* ]]; then
     packages+=(clang libomp-dev)
 fi
@@ -28,6 +29,6 @@ read -r -a ctest_extra <<< "${LOOM_CTEST_ARGS:-}"
 
 # The benchmarks are not tests: they are left out here (CI compiles them in its
 # clang++ stage). Pass -DLOOM_BUILD_BENCHMARKS=ON to build them too.
-cmake -S "$ROOT" -B "$BUILD_DIR" -DLOOM_BUILD_BENCHMARKS=OFF "$@"
+cmake -S "$ROOT" -B "$BUILD_DIR" -DLOOM_BUILD_BENCHMARKS=OFF -DLOOM_USE_MPI=ON "$@"
 cmake --build "$BUILD_DIR" -j"$jobs"
 ctest --test-dir "$BUILD_DIR" --output-on-failure --no-tests=error -j2 "${ctest_extra[@]}"

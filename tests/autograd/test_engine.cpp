@@ -3,6 +3,7 @@
 // Tests for loom/autograd/engine.hpp: backward(), gradient accumulation,
 // retain_graph, graph freeing, deep graphs and gradient aliasing.
 
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -301,6 +302,35 @@ TEST_CASE("deep graphs build, free and run backward without recursion", "[autogr
         y.backward();
         CHECK(std::abs(x.grad().item() - 1.0) < 1e-12);
     }
+}
+
+TEST_CASE("backward_with_hook reports each leaf once, when its gradient is final", "[autograd][hook]") {
+    // a is used early and late, b only at the end, c by a branch that does not
+    // reach the loss, d does not require grad.
+    Tensord a = Tensord::full(Shape{2}, 2.0).requires_grad_();
+    Tensord b = Tensord::full(Shape{2}, 3.0).requires_grad_();
+    Tensord c = Tensord::full(Shape{2}, 5.0).requires_grad_();
+    const Tensord d = Tensord::full(Shape{2}, 7.0);
+    const Tensord hidden = a * d;               // first use of a
+    const Tensord unused = c * 2.0;             // not on the loss's path
+    const Tensord loss = loom::sum(hidden * b + a);  // last use of a, only use of b
+    (void)unused;
+    std::vector<std::pair<const void*, std::vector<double>>> reports;
+    loom::backward_with_hook(loss, std::function<void(const Tensord&)>([&](const Tensord& leaf) {
+        reports.emplace_back(leaf.impl_ptr(), leaf.grad().to_vector());  // the gradient as it is then
+    }));
+    REQUIRE(reports.size() == 2);  // a and b; c and d never get a gradient from this loss
+    std::vector<double> seen_a, seen_b;
+    for (const auto& [leaf, grad] : reports) (leaf == a.impl_ptr() ? seen_a : seen_b) = grad;
+    CHECK(seen_a == std::vector<double>{22.0, 22.0});  // d·b + 1 = 7·3 + 1: both uses already summed
+    CHECK(seen_b == std::vector<double>{14.0, 14.0});  // a·d
+    CHECK(a.grad().to_vector() == seen_a);             // nothing was added after the report
+    CHECK_FALSE(c.grad().defined());
+    // A leaf loss reports itself.
+    Tensord alone = Tensord::full(Shape{}, 1.0).requires_grad_();
+    int calls = 0;
+    loom::backward_with_hook(alone, std::function<void(const Tensord&)>([&](const Tensord&) { ++calls; }));
+    CHECK(calls == 1);
 }
 
 }  // namespace autograd_engine_test
