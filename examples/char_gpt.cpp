@@ -208,5 +208,6 @@ int main(int argc, char** argv) {
     examples::DataParallelRun parallel(argc, argv);  // under mpirun: one of several processes
     Options options;
     cli::Parser parser = make_parser(options);
+    parallel.add_options(parser);
     return examples::run_main("char_gpt", parser, argc, argv, [&] { return run(options, parallel); }, &parallel);
 }

@@ -22,6 +22,8 @@
 #include <loom/tensor/parallel.hpp>
 #include <loom/train/trainer.hpp>
 
+#include "cli.hpp"
+
 #ifdef LOOM_HAVE_MPI
 #include <loom/distributed/data_parallel.hpp>
 #include <loom/distributed/sampler.hpp>
@@ -47,6 +49,12 @@ public:
 
     DataParallelRun(const DataParallelRun&) = delete;
     DataParallelRun& operator=(const DataParallelRun&) = delete;
+
+    // --ddp-overlap, --ddp-bucket-kib (they matter only under mpirun).
+    void add_options(cli::Parser& p) {
+        p.add("--ddp-overlap", overlap_, "under mpirun: send gradients while backward runs (else after it)");
+        p.add("--ddp-bucket-kib", bucket_kib_, "under mpirun: gradient bucket size in KiB (with --ddp-overlap)");
+    }
 
     bool distributed() const { return processes() > 1; }
 #ifdef LOOM_HAVE_MPI
@@ -98,7 +106,11 @@ public:
     void attach(loom::TrainingTask<float>& task, const std::vector<loom::Tensor<float>>& parameters) {
 #ifdef LOOM_HAVE_MPI
         if (!distributed()) return;
-        parallel_ = std::make_unique<loom::distributed::DataParallel<float>>(*context_, parameters);
+        if (bucket_kib_ < 1) throw loom::Error("--ddp-bucket-kib must be >= 1, got " + std::to_string(bucket_kib_));
+        loom::distributed::DataParallelOptions options;
+        options.overlap = overlap_;
+        options.bucket_bytes = static_cast<std::size_t>(bucket_kib_) * 1024;
+        parallel_ = std::make_unique<loom::distributed::DataParallel<float>>(*context_, parameters, options);
         parallel_->attach(task);
 #else
         (void)task;
@@ -138,6 +150,8 @@ private:
         int overflow(int c) override { return c == traits_type::eof() ? 0 : c; }
     };
     Discard discard_;
+    bool overlap_ = true;
+    loom::index_t bucket_kib_ = 1024;
 #ifdef LOOM_HAVE_MPI
     std::unique_ptr<loom::distributed::Context> context_;
     std::unique_ptr<loom::distributed::DataParallel<float>> parallel_;
