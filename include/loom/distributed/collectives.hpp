@@ -107,6 +107,8 @@ void broadcast_parameters(const std::vector<Tensor<T>>& parameters, const Contex
                   " is not a rank of this world of ", context.world_size());
     detail::check_same_parameters(parameters, context, "loom::distributed::broadcast_parameters");
     std::vector<T> buffer(static_cast<std::size_t>(detail::total_elements(parameters, 0, parameters.size())));
+    detail::check(buffer.size() <= static_cast<std::size_t>(INT32_MAX), "loom::distributed::broadcast_parameters: ",
+                  buffer.size(), " values do not fit one MPI call (at most 2^31 - 1)");
     T* position = buffer.data();
     for (const Tensor<T>& parameter : parameters) {
         std::copy(parameter.data(), parameter.data() + parameter.numel(), position);

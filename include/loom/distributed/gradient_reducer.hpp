@@ -21,9 +21,11 @@
 // another's. Every call into the reducer also tests the requests in flight,
 // which is what lets an MPI library without a progress thread move them on.
 //
-// The result is the same as allreduce_gradients()'s: the same sums of the same
-// numbers (each bucket is summed element by element across processes exactly
-// as the single buffer would be), so the two agree to the last bit.
+// The result is allreduce_gradients()'s: the same sums of the same numbers,
+// element by element across processes. With two processes a sum has one order
+// and the two agree to the last bit (a test checks it); with more, an MPI
+// library may pick another reduction order for a small bucket than for one big
+// buffer, and the two then agree only up to rounding.
 #pragma once
 
 #include <mpi.h>
