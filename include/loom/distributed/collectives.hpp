@@ -145,4 +145,12 @@ inline double allreduce_mean(double value, const Context& context) {
     return sum / static_cast<double>(context.world_size());
 }
 
+// True when any process passes true (a logical-or allreduce): decisions every
+// process must take together, such as stopping after a Ctrl-C on one of them.
+inline bool any_process(bool flag, const Context& context) {
+    int mine = flag ? 1 : 0, result = 0;
+    check_mpi(MPI_Allreduce(&mine, &result, 1, MPI_INT, MPI_LOR, context.communicator()), "MPI_Allreduce");
+    return result != 0;
+}
+
 }  // namespace loom::distributed

@@ -36,13 +36,6 @@ struct DataParallelOptions {
     std::size_t bucket_bytes = std::size_t(1) << 20;  // GradientReducer's bucket size
 };
 
-// True when any process passes true (a logical-or allreduce).
-inline bool any_process(bool flag, const Context& context) {
-    int mine = flag ? 1 : 0, result = 0;
-    check_mpi(MPI_Allreduce(&mine, &result, 1, MPI_INT, MPI_LOR, context.communicator()), "MPI_Allreduce");
-    return result != 0;
-}
-
 template <typename T>
 class DataParallel {
 public:

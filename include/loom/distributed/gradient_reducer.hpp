@@ -80,7 +80,6 @@ public:
         std::fill(ready_.begin(), ready_.end(), false);
         for (Bucket& bucket : buckets_) {
             bucket.ready = 0;
-            bucket.started = false;
         }
         next_bucket_ = 0;
         started_during_backward_ = 0;
@@ -128,7 +127,6 @@ private:
     struct Bucket {
         std::size_t begin = 0, end = 0;  // parameters_[begin, end)
         std::size_t ready = 0;
-        bool started = false;
         std::vector<T> buffer;
         MPI_Request request = MPI_REQUEST_NULL;
     };
@@ -159,7 +157,6 @@ private:
             check_mpi(MPI_Iallreduce(MPI_IN_PLACE, bucket.buffer.data(), static_cast<int>(bucket.buffer.size()),
                                      mpi_datatype<T>(), MPI_SUM, context_.communicator(), &bucket.request),
                       "MPI_Iallreduce");
-            bucket.started = true;
             ++next_bucket_;
         }
     }
