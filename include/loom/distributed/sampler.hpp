@@ -83,7 +83,11 @@ public:
     std::vector<index_t> indices(std::int64_t epoch, index_t batch) const {
         detail::check(batch >= 0 && batch < batches_per_epoch(), "loom::distributed::DistributedSampler: batch ",
                       batch, " is not in an epoch of ", batches_per_epoch());
-        const std::vector<index_t> order = epoch_order(epoch);
+        if (cached_order_.empty() || epoch != cached_epoch_) {  // one shuffle per epoch, not one per batch
+            cached_order_ = epoch_order(epoch);
+            cached_epoch_ = epoch;
+        }
+        const std::vector<index_t>& order = cached_order_;
         const index_t begin = batch * batch_, length = std::min(batch_, size_ - begin);
         const ShardRange mine = shard_range(length, rank_, world_);
         return std::vector<index_t>(order.begin() + begin + mine.begin, order.begin() + begin + mine.end);
@@ -107,6 +111,8 @@ private:
     int rank_, world_;
     std::uint64_t seed_;
     bool shuffle_;
+    mutable std::int64_t cached_epoch_ = 0;  // indices() reads an epoch's order batch after batch
+    mutable std::vector<index_t> cached_order_;
 };
 
 }  // namespace loom::distributed
