@@ -101,6 +101,7 @@
 #include "loom/train/interrupt.hpp"
 #include "loom/train/progress.hpp"
 #include "loom/train/loss_plot.hpp"
+#include "loom/train/data_parallel_hooks.hpp"
 #include "loom/train/trainer.hpp"
 #include "loom/train/skipgram.hpp"
 

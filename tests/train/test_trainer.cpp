@@ -18,6 +18,7 @@
 #include "loom/ops/slice.hpp"
 #include "loom/ops/matmul.hpp"
 #include "loom/optim/factory.hpp"
+#include "loom/train/data_parallel_hooks.hpp"
 #include "loom/train/trainer.hpp"
 
 using loom::Shape;

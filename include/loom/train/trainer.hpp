@@ -52,6 +52,7 @@
 #include "loom/optim/schedule.hpp"
 #include "loom/train/checkpoint.hpp"
 #include "loom/train/csv_log.hpp"
+#include "loom/train/data_parallel_hooks.hpp"
 #include "loom/train/interrupt.hpp"
 #include "loom/train/loss_plot.hpp"
 #include "loom/train/progress.hpp"
@@ -95,32 +96,6 @@ struct TrainingProgress {
     std::int64_t step = 0, total_steps = 0;
     double train_loss = 0.0, gradient_norm = 0.0, learning_rate = 0.0;
     double tokens_per_second = 0.0, elapsed_seconds = 0.0, eta_seconds = 0.0;
-};
-
-// Data-parallel training: what the Trainer calls so that N processes train one
-// model together (loom/distributed/data_parallel.hpp fills these in; every
-// member empty, the default, is one process). Each process computes the loss
-// of its own shard of the batch; then
-//   begin_step()              before the backward of a step's last micro-batch;
-//   on_gradient_ready(p)      during that backward, as each parameter's
-//                             gradient is complete (to start sending it);
-//   synchronize_gradients()   after it: every gradient becomes the mean over
-//                             the processes, so all take the same step;
-//   mean(x)                   the mean of a number over the processes: the
-//                             loss that is logged, the validation loss;
-//   any(flag)                 true when any process says true (Ctrl-C on one
-//                             of them stops all at the same step);
-//   writes_files              true on one process only: it alone prints,
-//                             writes the log, the plot and the checkpoints.
-template <typename T>
-struct DataParallelHooks {
-    std::function<void()> begin_step;
-    std::function<void(const Tensor<T>&)> on_gradient_ready;
-    std::function<void()> synchronize_gradients;
-    std::function<double(double)> mean;
-    std::function<bool(bool)> any;
-    bool writes_files = true;
-    int processes = 1;  // tokens/s counts every process's tokens
 };
 
 template <typename T>
