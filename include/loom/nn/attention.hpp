@@ -89,6 +89,7 @@ public:
         in_proj_weight = this->register_parameter(
             "in_proj_weight", Tensor<T>::uniform(Shape{3 * embed_dim, embed_dim}, -bound, bound, generator));
         in_proj_bias = this->register_parameter("in_proj_bias", Tensor<T>::zeros(Shape{3 * embed_dim}));
+        this->register_quantizable("in_proj_weight", in_proj_weight);
         this->register_module("out_proj", out_proj);
         out_proj.bias.flat().setZero();  // PyTorch zeroes out_proj.bias
         this->register_generator("dropout_generator", dropout_generator_);
@@ -107,7 +108,7 @@ public:
             options.dropout = dropout;
             options.generator = &dropout_generator_;
         }
-        const Tensor<T> qkv = linear(x, in_proj_weight, in_proj_bias);
+        const Tensor<T> qkv = in_projection(x);
         return out_proj(attention(qkv, num_heads, options));
     }
     Tensor<T> operator()(const Tensor<T>& x, const IndexTensor& key_padding_mask = IndexTensor()) {
@@ -126,7 +127,7 @@ public:
         detail::check(length >= 1 && length <= capacity, "loom::MultiheadSelfAttention::prefill: ", length,
                       " positions do not fit a cache of capacity ", capacity);
         cache = KeyValueCache<T>(batch, capacity, d);
-        const Tensor<T> qkv = linear(x, in_proj_weight, in_proj_bias);  // [B, T, 3d]
+        const Tensor<T> qkv = in_projection(x);  // [B, T, 3d]
         for (index_t b = 0; b < batch; ++b)
             for (index_t t = 0; t < length; ++t) {
                 const T* source = qkv.data() + (b * length + t) * 3 * d;
@@ -154,7 +155,7 @@ public:
                       cache.keys.shape());
         detail::check(cache.length < cache.capacity(), "loom::MultiheadSelfAttention::step: the cache is full (",
                       cache.capacity(), " positions)");
-        const Tensor<T> qkv = linear(x, in_proj_weight, in_proj_bias);  // [B, 3d]
+        const Tensor<T> qkv = in_projection(x);  // [B, 3d]
         const index_t d = embed_dim, row = cache.length;
         for (index_t b = 0; b < batch; ++b) {
             const T* source = qkv.data() + b * 3 * d;
@@ -170,11 +171,19 @@ public:
         return out_proj(attention_step(queries, cache.keys, cache.values, cache.length, num_heads));
     }
 
+    // qkv = x W_inᵀ + b_in, through the quantized kernels once loom::quantize
+    // has converted W_in (nn/quantize.hpp).
+    Tensor<T> in_projection(const Tensor<T>& x) const {
+        if (const QuantizedMatrix* quantized = this->quantized_weight("in_proj_weight"))
+            return quantized_linear(x, *quantized, in_proj_bias, "loom::MultiheadSelfAttention");
+        return linear(x, in_proj_weight, in_proj_bias);
+    }
+
     const index_t embed_dim;
     const index_t num_heads;
     const bool causal;
     const double dropout;
-    Tensor<T> in_proj_weight;  // [3d, d]: W_q, W_k, W_v stacked
+    Tensor<T> in_proj_weight;  // [3d, d]: W_q, W_k, W_v stacked (undefined once quantized)
     Tensor<T> in_proj_bias;    // [3d]
     Linear<T> out_proj;        // weight [d, d], bias [d]
 

@@ -7,6 +7,7 @@
 
 #include "loom/nn/module.hpp"
 #include "loom/ops/embedding.hpp"
+#include "loom/quant/quantized_linear.hpp"
 
 namespace loom {
 
@@ -19,6 +20,7 @@ public:
                       num_embeddings, " x ", embedding_dim);
         weight = this->register_parameter(
             "weight", Tensor<T>::normal(Shape{num_embeddings, embedding_dim}, T(0), T(1), generator));
+        this->register_quantizable("weight", weight);
     }
 
     // ids of any shape S (rank below Shape::max_rank) -> [S..., embedding_dim].
@@ -29,13 +31,15 @@ public:
         for (index_t i = 0; i < ids.numel(); ++i)
             detail::check(ids[i] >= 0 && ids[i] < num_embeddings, "loom::Embedding: id ", ids[i], " at position ",
                           i, " is out of range for ", num_embeddings, " embeddings");
+        if (const QuantizedMatrix* quantized = this->quantized_weight("weight"))
+            return quantized_embedding<T>(*quantized, ids, "loom::Embedding");
         return embedding(weight, ids);
     }
     Tensor<T> operator()(const IndexTensor& ids) const { return forward(ids); }
 
     const index_t num_embeddings;
     const index_t embedding_dim;
-    Tensor<T> weight;
+    Tensor<T> weight;  // undefined once quantized
 };
 
 }  // namespace loom

@@ -26,6 +26,14 @@ public:
     RecurrentOutput<T> forward(const Tensor<T>& x, const Tensor<T>& h0 = Tensor<T>()) {
         this->check_input("loom::GRU", x, this->input_size);
         const index_t batch = x.shape()[0];
+        if (this->has_quantized_weights()) {  // inference: step by step through the quantized kernels
+            Tensor<T> current = h0;
+            const Tensor<T> output = this->run_steps("loom::GRU", x, [&](const Tensor<T>& x_t) {
+                current = step(x_t, current);
+                return this->state_row("", current, this->num_layers - 1, batch);
+            });
+            return {output, current};
+        }
         std::vector<Tensor<T>> h_n;
         const Tensor<T> output =
             this->run_stack(x, [&](const Tensor<T>& input, const auto& w, index_t row) {
@@ -50,7 +58,9 @@ public:
             Tensor<T> h_k = this->state_row("loom::GRU::step", h, k, batch);
             if (!h_k.defined()) h_k = Tensor<T>::zeros(Shape{batch, H});
             Tensor<T> h_next = this->state_row("", next, k, batch);
-            gru_step_inference(input, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h_k, h_next);
+            const QuantizedRecurrentWeights<T> quantized = this->quantized_layer(k);
+            if (quantized.w_ih != nullptr) gru_step_quantized(input, quantized, h_k, h_next);
+            else gru_step_inference(input, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h_k, h_next);
             input = h_next;
         }
         return next;

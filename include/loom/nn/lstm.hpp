@@ -49,6 +49,14 @@ public:
     LstmOutput<T> forward(const Tensor<T>& x, const LstmState<T>& state = {}) {
         this->check_input("loom::LSTM", x, this->input_size);
         const index_t batch = x.shape()[0];
+        if (this->has_quantized_weights()) {  // inference: step by step through the quantized kernels
+            LstmState<T> current = state;
+            const Tensor<T> output = this->run_steps("loom::LSTM", x, [&](const Tensor<T>& x_t) {
+                current = step(x_t, current);
+                return this->state_row("", current.h, this->num_layers - 1, batch);
+            });
+            return {output, current};
+        }
         std::vector<Tensor<T>> h_n, c_n;
         const Tensor<T> output =
             this->run_stack(x, [&](const Tensor<T>& input, const auto& w, index_t row) {
@@ -67,7 +75,8 @@ public:
     // returning the new state. Same values as forward() on a length-1 sequence,
     // without its copies and graph, with each layer's units split over threads.
     // With `packed` (from pack_for_inference() of this layer), the packed
-    // kernels run instead; the values agree to rounding.
+    // kernels run instead; the values agree to rounding. With quantized
+    // weights (loom::quantize) the quantized kernels run.
     LstmState<T> step(const Tensor<T>& x, const LstmState<T>& state = {},
                       const LstmInferenceWeights<T>* packed = nullptr) const {
         this->check_step("loom::LSTM::step", x);
@@ -91,7 +100,9 @@ public:
                                   layer.w_hh_t.cols() == 4 * H,
                               "loom::LSTM::step: the packed weights of layer ", k, " do not fit this LSTM");
             }
-            if (packed != nullptr) lstm_step_packed(input, packed->layers[static_cast<std::size_t>(k)], h, c, h_next, c_next);
+            const QuantizedRecurrentWeights<T> quantized = this->quantized_layer(k);
+            if (quantized.w_ih != nullptr) lstm_step_quantized(input, quantized, h, c, h_next, c_next);
+            else if (packed != nullptr) lstm_step_packed(input, packed->layers[static_cast<std::size_t>(k)], h, c, h_next, c_next);
             else lstm_step_inference(input, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h, c, h_next, c_next);
             input = h_next;
         }
@@ -103,6 +114,9 @@ public:
     // the three passes of a general GEMM that packs them itself.
     LstmInferenceWeights<T> pack_for_inference() const {
         detail::check(!this->bidirectional, "loom::LSTM::pack_for_inference: a bidirectional LSTM cannot step");
+        if (this->has_quantized_weights())
+            detail::fail("loom::LSTM::pack_for_inference: the weights are quantized (",
+                         to_string(this->quantized_layer(0).w_ih->format()), "); step() uses them directly");
         LstmInferenceWeights<T> packed;
         for (const auto& w : this->layers) packed.layers.push_back(pack_lstm_layer(w.w_ih, w.w_hh, w.b_ih, w.b_hh));
         return packed;

@@ -8,15 +8,24 @@
 // run (dropout) register their Generator, so named_generators() lets a
 // checkpoint save and restore every random state of a model.
 //
+// Inference-only quantized weights (loom/nn/quantize.hpp): a layer marks the
+// parameters that may be stored in bf16 or int8 (register_quantizable); once
+// converted, such a weight is no longer a parameter — its fp32 tensor is
+// released, the QuantizedMatrix takes its place under the same name, and the
+// layer's forward reads it from quantized_weight(name).
+//
 // Children are registered by reference to members of the parent, so a Module
 // can be neither copied nor moved (the references would dangle); build models in
 // place, or hold them by std::unique_ptr.
 #pragma once
 
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "loom/quant/quantized_matrix.hpp"
 #include "loom/tensor/error.hpp"
 #include "loom/tensor/random.hpp"
 #include "loom/tensor/tensor.hpp"
@@ -82,7 +91,58 @@ public:
         return result;
     }
 
+    // ---- quantized weights (nn/quantize.hpp) ----
+
+    // This module's own converted weight `name`, or nullptr.
+    const QuantizedMatrix* quantized_weight(const std::string& name) const {
+        for (auto& q : quantized_)
+            if (q.first == name) return q.second.get();
+        return nullptr;
+    }
+    bool has_quantized_weights() const { return !quantized_.empty(); }
+
+    // The converted weights of this module and its children, by dotted name.
+    std::vector<std::pair<std::string, const QuantizedMatrix*>> named_quantized_weights() const {
+        std::vector<std::pair<std::string, const QuantizedMatrix*>> result;
+        collect_quantized("", result);
+        return result;
+    }
+
+    // This module's own parameters that may be converted (still fp32 ones only).
+    std::vector<std::pair<std::string, Tensor<T>>> quantizable_parameters() const {
+        std::vector<std::pair<std::string, Tensor<T>>> result;
+        for (auto& q : quantizable_)
+            if (q.second->defined()) result.emplace_back(q.first, *q.second);
+        return result;
+    }
+
+    // Replaces the quantizable parameter `name` by `matrix` (same shape) and
+    // releases the fp32 tensor: it is no longer a parameter.
+    void set_quantized_weight(const std::string& name, QuantizedMatrix matrix) {
+        auto slot = std::find_if(quantizable_.begin(), quantizable_.end(), [&](auto& q) { return q.first == name; });
+        detail::check(slot != quantizable_.end(), "loom::Module::set_quantized_weight: '", name,
+                      "' is not a weight this layer can quantize");
+        detail::check(slot->second->defined(), "loom::Module::set_quantized_weight: '", name, "' is already ",
+                      quantized_weight(name) != nullptr ? to_string(quantized_weight(name)->format()) : "released");
+        const Shape shape = slot->second->shape();
+        detail::check(shape == Shape{matrix.rows(), matrix.cols()}, "loom::Module::set_quantized_weight: '", name,
+                      "' is ", shape, ", the quantized matrix is ", matrix.rows(), " x ", matrix.cols());
+        quantized_.emplace_back(name, std::make_unique<QuantizedMatrix>(std::move(matrix)));
+        parameters_.erase(std::remove_if(parameters_.begin(), parameters_.end(), [&](auto& p) { return p.first == name; }),
+                          parameters_.end());
+        *slot->second = Tensor<T>();  // the last reference: the fp32 storage is freed
+    }
+
 protected:
+    // Marks the parameter `name` (already registered, held in `member`) as one
+    // that quantize() may convert. `member` must outlive the module's use of it
+    // (a member of the layer, as parameters are).
+    void register_quantizable(const std::string& name, Tensor<T>& member) {
+        detail::check(std::any_of(parameters_.begin(), parameters_.end(), [&](auto& p) { return p.first == name; }),
+                      "loom::Module::register_quantizable: '", name, "' is not a parameter");
+        quantizable_.emplace_back(name, &member);
+    }
+
     // Marks `value` as a parameter (requires_grad) named `name` and returns it.
     Tensor<T> register_parameter(const std::string& name, Tensor<T> value) {
         check_new_name(name);
@@ -128,7 +188,15 @@ private:
         for (auto& c : children_) c.second->collect_parameters(prefix + c.first + ".", out);
     }
 
+    void collect_quantized(const std::string& prefix,
+                           std::vector<std::pair<std::string, const QuantizedMatrix*>>& out) const {
+        for (auto& q : quantized_) out.emplace_back(prefix + q.first, q.second.get());
+        for (auto& c : children_) c.second->collect_quantized(prefix + c.first + ".", out);
+    }
+
     std::vector<std::pair<std::string, Tensor<T>>> parameters_;
+    std::vector<std::pair<std::string, Tensor<T>*>> quantizable_;
+    std::vector<std::pair<std::string, std::unique_ptr<QuantizedMatrix>>> quantized_;
     std::vector<std::pair<std::string, Module<T>*>> children_;
     std::vector<std::pair<std::string, Generator*>> generators_;
     bool training_ = true;

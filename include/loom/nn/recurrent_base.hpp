@@ -22,8 +22,14 @@
 // 1 reverse) — PyTorch's layout, as are the names, so weights move between
 // the two. A bidirectional layer needs the whole sequence, so it has no
 // step() for generation.
+//
+// Quantized (loom::quantize, nn/quantize.hpp): weight_ih/weight_hh of every
+// layer become bf16 or int8 matrices; step() then runs the quantized kernels
+// (quant/quantized_recurrent.hpp) and forward() runs step() over the sequence,
+// for inference only.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -35,6 +41,7 @@
 #include "loom/ops/flip.hpp"
 #include "loom/ops/reshape.hpp"
 #include "loom/ops/slice.hpp"
+#include "loom/quant/quantized_recurrent.hpp"
 
 namespace loom {
 
@@ -50,6 +57,7 @@ class RecurrentBase : public Module<T> {
 public:
     struct LayerWeights {
         Tensor<T> w_ih, w_hh, b_ih, b_hh;
+        std::string suffix;  // "_l{k}" ("_l{k}_reverse"), "" for a cell: the parameters' names end in it
     };
 
     const index_t input_size;
@@ -90,9 +98,42 @@ protected:
                     w.b_ih = this->register_parameter("bias_ih" + suffix, init(Shape{gates * hidden_size}));
                     w.b_hh = this->register_parameter("bias_hh" + suffix, init(Shape{gates * hidden_size}));
                 }
+                w.suffix = suffix;
                 layers.push_back(w);
             }
+        // (After the loop: the vector no longer moves its elements.)
+        for (LayerWeights& w : layers) {
+            this->register_quantizable("weight_ih" + w.suffix, w.w_ih);
+            this->register_quantizable("weight_hh" + w.suffix, w.w_hh);
+        }
         if (!is_cell) this->register_generator("dropout_generator", dropout_generator_);
+    }
+
+    // Layer `row`'s quantized matrices (loom::quantize, nn/quantize.hpp), or
+    // nullptr matrices while the weights are fp32.
+    QuantizedRecurrentWeights<T> quantized_layer(index_t row) const {
+        const LayerWeights& w = layers[static_cast<std::size_t>(row)];
+        return {this->quantized_weight("weight_ih" + w.suffix), this->quantized_weight("weight_hh" + w.suffix), w.b_ih,
+                w.b_hh};
+    }
+
+    // Runs x [B, T, in] through step_fn(x_t [B, in]) -> last layer's h_t [B, H],
+    // one step at a time, for the quantized layers (inference only; their
+    // forward() has no fused sequence op). Returns [B, T, H].
+    template <typename StepFn>
+    Tensor<T> run_steps(const char* op, const Tensor<T>& x, StepFn&& step_fn) const {
+        detail::check(!bidirectional, op, ": a bidirectional layer with quantized weights is not supported");
+        const index_t batch = x.shape()[0], steps = x.shape()[1], in = x.shape()[2], H = hidden_size;
+        Tensor<T> output = Tensor<T>::empty(Shape{batch, steps, H});
+        Tensor<T> x_t = Tensor<T>::empty(Shape{batch, in});
+        for (index_t t = 0; t < steps; ++t) {
+            for (index_t b = 0; b < batch; ++b)
+                std::copy(x.data() + (b * steps + t) * in, x.data() + (b * steps + t + 1) * in, x_t.data() + b * in);
+            const Tensor<T> h_t = step_fn(x_t);
+            for (index_t b = 0; b < batch; ++b)
+                std::copy(h_t.data() + b * H, h_t.data() + (b + 1) * H, output.data() + (b * steps + t) * H);
+        }
+        return output;
     }
 
     // Row `row` (layer k, direction d: row k·D + d) of a [num_layers·D, B, H]

@@ -135,6 +135,21 @@ GruResult<T> gru(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_h
     return result;
 }
 
+namespace detail {
+// The state update of one step for hidden units [u0, u1), from the input part
+// p = x W_ihᵀ + b_ih and the recurrent part q = h W_hhᵀ + b_hh [B, 3H] (r, z, n):
+// r = σ(p_r + q_r), z = σ(p_z + q_z), n = tanh(p_n + r⊙q_n), h' = (1 − z)⊙n + z⊙h.
+template <typename T, typename Pre>
+void gru_step_cell(const Pre& p_m, const Pre& q_m, const Tensor<T>& h, Tensor<T>& h_next, index_t u0, index_t u1) {
+    const index_t B = p_m.rows(), H = p_m.cols() / 3, count = u1 - u0;
+    auto r = (p_m.middleCols(u0, count).array() + q_m.middleCols(u0, count).array()).logistic();
+    auto z = (p_m.middleCols(H + u0, count).array() + q_m.middleCols(H + u0, count).array()).logistic().eval();
+    auto n = (p_m.middleCols(2 * H + u0, count).array() + r * q_m.middleCols(2 * H + u0, count).array()).tanh();
+    as_matrix(h_next, B, H).middleCols(u0, count).array() =
+        (T(1) - z) * n + z * as_matrix(h, B, H).middleCols(u0, count).array();
+}
+}  // namespace detail
+
 // One step without autograd (see lstm_step_inference): x [B, I], h [B, H] ->
 // h_next [B, H], with the hidden units split over threads.
 template <typename T>
@@ -145,16 +160,11 @@ void gru_step_inference(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<
     auto p_m = detail::as_matrix(p, B, G);
     auto q_m = detail::as_matrix(q, B, G);
     detail::for_unit_ranges(H, 3 * B * (w_ih.shape()[1] + H), [&](index_t u0, index_t u1) {
-        const index_t count = u1 - u0;
         for (index_t block = 0; block < 3; ++block) {
             detail::step_preactivation(x, w_ih, b_ih, Tensor<T>(), w_hh, Tensor<T>(), block, u0, u1, H, p_m);
             detail::step_preactivation(Tensor<T>(), w_ih, Tensor<T>(), h, w_hh, b_hh, block, u0, u1, H, q_m);
         }
-        auto r = (p_m.middleCols(u0, count).array() + q_m.middleCols(u0, count).array()).logistic();
-        auto z = (p_m.middleCols(H + u0, count).array() + q_m.middleCols(H + u0, count).array()).logistic().eval();
-        auto n = (p_m.middleCols(2 * H + u0, count).array() + r * q_m.middleCols(2 * H + u0, count).array()).tanh();
-        detail::as_matrix(h_next, B, H).middleCols(u0, count).array() =
-            (T(1) - z) * n + z * detail::as_matrix(h, B, H).middleCols(u0, count).array();
+        detail::gru_step_cell(p_m, q_m, h, h_next, u0, u1);
     });
 }
 

@@ -103,6 +103,18 @@ RnnResult<T> rnn(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_h
     return result;
 }
 
+namespace detail {
+// h' = tanh(a) or relu(a) for hidden units [u0, u1), a = x W_ihᵀ + h W_hhᵀ + b [B, H].
+template <typename T, typename Pre>
+void rnn_step_cell(const Pre& pre_m, Tensor<T>& h_next, RnnNonlinearity nonlinearity, index_t u0, index_t u1) {
+    const index_t B = pre_m.rows(), H = pre_m.cols(), count = u1 - u0;
+    auto a = pre_m.middleCols(u0, count).array();
+    auto out = as_matrix(h_next, B, H).middleCols(u0, count).array();
+    if (nonlinearity == RnnNonlinearity::tanh) out = a.tanh();
+    else out = a.max(T(0));
+}
+}  // namespace detail
+
 // One step without autograd (see lstm_step_inference): x [B, I], h [B, H] ->
 // h_next [B, H], with the hidden units split over threads.
 template <typename T>
@@ -113,11 +125,7 @@ void rnn_step_inference(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<
     auto pre_m = detail::as_matrix(pre, B, H);
     detail::for_unit_ranges(H, B * (w_ih.shape()[1] + H), [&](index_t u0, index_t u1) {
         detail::step_preactivation(x, w_ih, b_ih, h, w_hh, b_hh, 0, u0, u1, H, pre_m);
-        const index_t count = u1 - u0;
-        auto a = pre_m.middleCols(u0, count).array();
-        auto out = detail::as_matrix(h_next, B, H).middleCols(u0, count).array();
-        if (nonlinearity == RnnNonlinearity::tanh) out = a.tanh();
-        else out = a.max(T(0));
+        detail::rnn_step_cell(pre_m, h_next, nonlinearity, u0, u1);
     });
 }
 
