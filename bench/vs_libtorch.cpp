@@ -53,6 +53,13 @@
 //       context as libtorch's. The libtorch side is gpt_gen's.
 //   ctc_loss — log_softmax + CTC loss + backward on logits [T=200, B=32, C=60]
 //       with targets of 40 labels (bench/vs_libtorch_ctc.hpp).
+//   lstm_gen_greedy_bf16, lstm_gen_greedy_int8 — lstm_gen_greedy with loom's
+//       model converted by loom::quantize (bf16, or int8 with per-row scales;
+//       loom/nn/quantize.hpp); the libtorch side is lstm_gen_greedy's fp32.
+//   gpt_gen_bf16, gpt_gen_int8 — gpt_gen with loom's model quantized; the
+//       libtorch side is gpt_gen's. Their loom_ms against gpt_gen's loom_ms is
+//       quantization's gain over loom's own fp32 key/value-cache path, printed
+//       as a "# loom fp32/<format>" line when both ran.
 //   Both sides read the same ids (loom::Generator, fixed seeds).
 // Each side gets warm-up runs, then the median of --iterations runs (≥ 20).
 //
@@ -82,6 +89,9 @@
 #include <functional>
 #include <iostream>
 #include <limits>
+#include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -91,6 +101,7 @@
 #include <loom/decode/beam_search.hpp>
 #include <loom/decode/sample.hpp>
 #include <loom/nn/loss.hpp>
+#include <loom/nn/quantize.hpp>
 #include <loom/optim/adam.hpp>
 #include <loom/optim/clip_grad.hpp>
 #include <loom/optim/sgd.hpp>
@@ -522,9 +533,20 @@ struct LoomGptTrain {
 // examples' CharGptDecoder: the prompt is read once (prefill), then one
 // cached step per character, re-reading the last context_keep characters
 // whenever the block is full (0: block / 2). Returns a checksum.
-loom::index_t loom_generate_gpt(loom::index_t context_keep) {
-    static loom::Generator generator(11);
-    static char_gpt::CharGptModel<float> model(gpt_config(), generator);
+// The same model (seed 11) with its weights in `format`, built once per format.
+char_gpt::CharGptModel<float>& gpt_model(loom::WeightFormat format) {
+    static std::map<loom::WeightFormat, std::unique_ptr<char_gpt::CharGptModel<float>>> models;
+    auto& model = models[format];
+    if (!model) {
+        loom::Generator generator(11);
+        model = std::make_unique<char_gpt::CharGptModel<float>>(gpt_config(), generator);
+        loom::quantize(*model, format);
+    }
+    return *model;
+}
+
+loom::index_t loom_generate_gpt(loom::index_t context_keep, loom::WeightFormat format = loom::WeightFormat::fp32) {
+    char_gpt::CharGptModel<float>& model = gpt_model(format);
     static const std::vector<loom::index_t> prompt = random_ids(gpt_prompt_seed, gpt_block);
     char_gpt::CharGptDecoder<float> decoder(model, context_keep);
     loom::Tensor<float> log_probs = decoder.start(prompt, 1);
@@ -609,16 +631,25 @@ struct LoomTrain {
     loom::IndexTensor inputs, targets;
 };
 
-loom::index_t loom_generate() {
-    static loom::Generator generator(11);
-    static char_model::CharModel<float> model(LoomTrain::config("lstm", 2), generator);
-    static const loom::LstmInferenceWeights<float> packed = model.lstm->pack_for_inference();  // once, as a deployed model would
+// fp32: the weights packed once, as a deployed model would; bf16/int8: the
+// model converted by loom::quantize (its step() runs the quantized kernels).
+loom::index_t loom_generate(loom::WeightFormat format = loom::WeightFormat::fp32) {
+    static std::map<loom::WeightFormat, std::unique_ptr<char_model::CharModel<float>>> models;
+    static std::optional<loom::LstmInferenceWeights<float>> packed;
+    auto& model = models[format];
+    if (!model) {
+        loom::Generator generator(11);
+        model = std::make_unique<char_model::CharModel<float>>(LoomTrain::config("lstm", 2), generator);
+        loom::quantize(*model, format);
+        if (format == loom::WeightFormat::fp32) packed = model->lstm->pack_for_inference();
+    }
+    const loom::LstmInferenceWeights<float>* packed_weights = format == loom::WeightFormat::fp32 ? &*packed : nullptr;
     loom::NoGradGuard no_grad;
-    model.eval();
+    model->eval();
     char_model::State<float> state;
     loom::index_t token = 0, checksum = 0;
     for (loom::index_t i = 0; i < generated; ++i) {
-        const loom::Tensor<float> logits = model.step(loom::IndexTensor({token}), state, &packed);
+        const loom::Tensor<float> logits = model->step(loom::IndexTensor({token}), state, packed_weights);
         token = loom::argmax(logits.data(), vocab);
         checksum += token;
     }
@@ -664,6 +695,12 @@ std::vector<double> loom_side_in_child(int threads, const std::string& workloads
 
 double loom_workload_ms(const std::string& workload, int iterations) {
     if (workload == "lstm_gen_greedy") return median_ms([] { loom_generate(); }, 2, iterations);
+    if (workload == "lstm_gen_greedy_bf16")
+        return median_ms([] { loom_generate(loom::WeightFormat::bf16); }, 2, iterations);
+    if (workload == "lstm_gen_greedy_int8")
+        return median_ms([] { loom_generate(loom::WeightFormat::int8); }, 2, iterations);
+    if (workload == "gpt_gen_bf16") return median_ms([] { loom_generate_gpt(0, loom::WeightFormat::bf16); }, 2, iterations);
+    if (workload == "gpt_gen_int8") return median_ms([] { loom_generate_gpt(0, loom::WeightFormat::int8); }, 2, iterations);
     if (workload == "lstm_gen_beam5") return median_ms([] { loom_generate_beam(); }, 2, iterations);
     if (workload == "conv_train") {
         LoomConvTrain side;
@@ -684,7 +721,8 @@ double loom_workload_ms(const std::string& workload, int iterations) {
 }
 
 double torch_workload_ms(const std::string& workload, int iterations) {
-    if (workload == "lstm_gen_greedy") return median_ms([] { torch_generate(); }, 2, iterations);
+    if (workload == "lstm_gen_greedy" || workload == "lstm_gen_greedy_bf16" || workload == "lstm_gen_greedy_int8")
+        return median_ms([] { torch_generate(); }, 2, iterations);
     if (workload == "lstm_gen_beam5") return median_ms([] { torch_generate_beam(); }, 2, iterations);
     if (workload == "conv_train") {
         TorchConvTrain side;
@@ -694,7 +732,8 @@ double torch_workload_ms(const std::string& workload, int iterations) {
         TorchGptTrain side;
         return median_ms([&] { side.step(); }, 3, iterations);
     }
-    if (workload == "gpt_gen" || workload == "gpt_gen_window") return median_ms([] { torch_generate_gpt(); }, 2, iterations);
+    if (workload == "gpt_gen" || workload == "gpt_gen_window" || workload == "gpt_gen_bf16" || workload == "gpt_gen_int8")
+        return median_ms([] { torch_generate_gpt(); }, 2, iterations);
     if (workload == "ctc_loss") {
         vs_libtorch_ctc::TorchCtc side;
         return median_ms([&] { side.step(); }, 3, iterations);
@@ -705,7 +744,8 @@ double torch_workload_ms(const std::string& workload, int iterations) {
 
 bool known_workload(const std::string& w) {
     return w == "lstm_gen_greedy" || w == "lstm_gen_beam5" || w == "lstm_train" || w == "gru_train" || w == "rnn_train" ||
-           w == "conv_train" || w == "gpt_train" || w == "gpt_gen" || w == "gpt_gen_window" || w == "ctc_loss";
+           w == "conv_train" || w == "gpt_train" || w == "gpt_gen" || w == "gpt_gen_window" || w == "ctc_loss" ||
+           w == "lstm_gen_greedy_bf16" || w == "lstm_gen_greedy_int8" || w == "gpt_gen_bf16" || w == "gpt_gen_int8";
 }
 
 std::vector<std::string> split(const std::string& text) {
@@ -723,8 +763,8 @@ int main(int argc, char** argv) {
     int iterations = 20;
     bool loom_side = false;
     std::string thread_list = "1,2", workload_list =
-        "lstm_train,gru_train,rnn_train,lstm_gen_greedy,lstm_gen_beam5,conv_train,gpt_train,gpt_gen,gpt_gen_window,"
-        "ctc_loss";
+        "lstm_train,gru_train,rnn_train,lstm_gen_greedy,lstm_gen_greedy_bf16,lstm_gen_greedy_int8,lstm_gen_beam5,"
+        "conv_train,gpt_train,gpt_gen,gpt_gen_bf16,gpt_gen_int8,gpt_gen_window,ctc_loss";
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         const bool has_value = i + 1 < argc;
@@ -779,6 +819,16 @@ int main(int argc, char** argv) {
             else std::printf("invalid\n");
             std::fflush(stdout);
         }
+        // Quantization's gain over loom's own fp32 path, same run.
+        for (const std::string base : {"lstm_gen_greedy", "gpt_gen"})
+            for (const std::string format : {"bf16", "int8"}) {
+                const auto fp32 = std::find(workloads.begin(), workloads.end(), base);
+                const auto quantized = std::find(workloads.begin(), workloads.end(), base + "_" + format);
+                if (fp32 == workloads.end() || quantized == workloads.end()) continue;
+                std::printf("# loom fp32/%s %s threads=%d: %.2f\n", format.c_str(), base.c_str(), threads,
+                            loom_times[static_cast<std::size_t>(fp32 - workloads.begin())] /
+                                loom_times[static_cast<std::size_t>(quantized - workloads.begin())]);
+            }
     }
     return 0;
 }
