@@ -14,6 +14,8 @@
 
 #include <loom/data/tokenizer.hpp>
 #include <loom/decode/decoder.hpp>
+#include <loom/nn/module.hpp>
+#include <loom/quant/format.hpp>
 
 namespace examples {
 
@@ -21,11 +23,23 @@ struct LoadedModel {
     std::shared_ptr<void> model;  // owns the model the decoder refers to
     std::unique_ptr<loom::Decoder<float>> decoder;
     std::shared_ptr<const loom::Tokenizer> tokenizer;
+    loom::Module<float>* module = nullptr;  // the same model, for quantization and saving
+    std::string path;                      // the checkpoint it came from
+    loom::WeightFormat weights = loom::WeightFormat::fp32;
     std::string description;  // for reports, e.g. "lstm 2x256"
 };
 
 // context_keep: char_gpt's re-read length when its context is full (0: half
-// the block; see examples/char_gpt_model.hpp). Errors name the file.
-LoadedModel load_model(const std::string& path, loom::index_t context_keep = 0);
+// the block; see examples/char_gpt_model.hpp). weights: the format to run in —
+// an fp32 checkpoint is converted by loom::quantize; a checkpoint written
+// quantized (save_converted) loads as it is and asks for its own format (or
+// fp32, meaning "as stored"). Errors name the file.
+LoadedModel load_model(const std::string& path, loom::index_t context_keep = 0,
+                       loom::WeightFormat weights = loom::WeightFormat::fp32);
+
+// Writes the loaded model (quantized or not) as a checkpoint that load_model
+// reads back: the original file's metadata (model kind, configuration,
+// tokenizer) with the weights in their current format. Atomic.
+void save_converted(const LoadedModel& model, const std::string& out_path);
 
 }  // namespace examples

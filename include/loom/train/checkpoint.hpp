@@ -42,6 +42,7 @@
 
 #include "loom/io/safetensors.hpp"
 #include "loom/nn/module.hpp"
+#include "loom/nn/quantized_state_dict.hpp"
 #include "loom/nn/state_dict.hpp"
 #include "loom/optim/optimizer.hpp"
 
@@ -58,8 +59,10 @@ public:
     }
 
     // The parameters under their own names, the generators as "rng.model.<name>".
+    // A quantized model (nn/quantize.hpp) stores its converted weights as BF16
+    // or I8 (+ ".scale"), see nn/quantized_state_dict.hpp.
     CheckpointWriter& add_model(const Module<T>& model) {
-        add_state_dict(writer_, model);
+        add_quantized_state_dict(writer_, model);
         for (const auto& [name, generator] : model.named_generators())
             writer_.set_metadata("rng.model." + name, generator->state_string());
         return *this;
@@ -137,9 +140,21 @@ public:
     bool has_tensor(const std::string& name) const { return file_.contains(name); }
     Tensor<T> tensor(const std::string& name) const { return file_.tensor<T>(name); }
 
+    // The format of the model's weights in this file (metadata "loom.weights";
+    // fp32 when absent).
+    WeightFormat weight_format() const {
+        return has(quantized_weights_key) ? parse_weight_format(get(quantized_weights_key)) : WeightFormat::fp32;
+    }
+
     // Copies the parameters into `model` and restores its generators. Every
     // tensor outside the "optimizer." and "train." groups must be a parameter.
+    // A checkpoint of a quantized model is loaded into the fresh fp32 `model`
+    // by load_quantized_state_dict, which leaves it quantized the same way.
     void restore_model(Module<T>& model) const {
+        if (weight_format() != WeightFormat::fp32) {
+            restore_quantized_model(model);
+            return;
+        }
         std::vector<std::pair<Generator*, std::string>> generator_states;
         for (const auto& [name, generator] : model.named_generators())
             generator_states.emplace_back(generator, get("rng.model." + name));
@@ -155,6 +170,15 @@ public:
         // one leaves the model unchanged.
         for (const auto& entry : generator_states) Generator().set_state_string(entry.second);
         load_state_dict(model, file_, /*strict=*/false);
+        for (const auto& [generator, state] : generator_states) generator->set_state_string(state);
+    }
+
+    void restore_quantized_model(Module<T>& model) const {
+        std::vector<std::pair<Generator*, std::string>> generator_states;
+        for (const auto& [name, generator] : model.named_generators())
+            generator_states.emplace_back(generator, get("rng.model." + name));
+        for (const auto& entry : generator_states) Generator().set_state_string(entry.second);
+        load_quantized_state_dict(model, file_);
         for (const auto& [generator, state] : generator_states) generator->set_state_string(state);
     }
 
