@@ -141,7 +141,8 @@ private:
 
 // A CharCnnModel as a loom::Decoder. Inference only: every call runs under
 // NoGradGuard. start() runs the prompt through the full forward once (batch 1)
-// and primes the ring buffers from it; advance() is one step per character;
+// and primes the ring buffers from it; start_rows() does that for prompts of
+// different lengths, one row each; advance() is one step per character;
 // reorder() gathers the ring-buffer rows of every layer.
 template <typename T>
 class CharCnnDecoder : public loom::Decoder<T> {
@@ -173,6 +174,67 @@ public:
         return rows;
     }
 
+    // One row per prompt (batched generation). The prompts of each length are
+    // read together by one forward pass, which primes their ring buffers; then
+    // the rows are stacked into one batch. All rows of a ring buffer share
+    // one clock (Conv1dStepState::steps: the input of time t sits in slot
+    // t mod S), so a row whose prompt is shorter than the longest, by δ
+    // characters, has its ring rotated by δ slots: it continues as if its
+    // text had started δ steps later. The zero slots of a short prompt (the
+    // causal padding) rotate with it, so every row sees what it would alone.
+    loom::Tensor<T> start_rows(const std::vector<std::vector<loom::index_t>>& prompts) override {
+        loom::detail::check(!prompts.empty(), "char_cnn::CharCnnDecoder::start_rows: no prompts given");
+        std::map<std::size_t, std::vector<std::size_t>> prompts_of_length;  // length -> prompt indices
+        for (std::size_t i = 0; i < prompts.size(); ++i) {
+            loom::detail::check(!prompts[i].empty(), "char_cnn::CharCnnDecoder::start_rows: prompt ", i, " is empty");
+            check_ids("start_rows: prompt " + std::to_string(i), prompts[i]);
+            prompts_of_length[prompts[i].size()].push_back(i);
+        }
+        loom::NoGradGuard no_grad;
+        const auto count = static_cast<loom::index_t>(prompts.size());
+        const loom::index_t V = vocabulary_size(), C = model_.config.channels;
+        const auto longest = static_cast<loom::index_t>(prompts_of_length.rbegin()->first);
+
+        StepStates<T> stacked(model_.convs.size());
+        for (std::size_t l = 0; l < stacked.size(); ++l) {
+            const loom::index_t span = model_.convs[l].history_length();
+            if (span > 0) stacked[l].history = loom::Tensor<T>::zeros(loom::Shape{count, span, C});
+            stacked[l].batch = count;
+            stacked[l].steps = longest;
+        }
+        loom::Tensor<T> log_probs = loom::Tensor<T>::empty(loom::Shape{count, V});
+        for (const auto& [length_in_tokens, members] : prompts_of_length) {
+            const auto length = static_cast<loom::index_t>(length_in_tokens);
+            const auto group = static_cast<loom::index_t>(members.size());
+            std::vector<loom::index_t> ids;
+            for (const std::size_t i : members) ids.insert(ids.end(), prompts[i].begin(), prompts[i].end());
+            StepStates<T> primed;
+            const loom::Tensor<T> logits = model_.forward(loom::IndexTensor(ids, loom::Shape{group, length}), &primed);
+            loom::Tensor<T> last = loom::Tensor<T>::empty(loom::Shape{group, V});  // logits of each last position
+            for (loom::index_t g = 0; g < group; ++g)
+                std::memcpy(last.data() + g * V, logits.data() + ((g + 1) * length - 1) * V,
+                            static_cast<std::size_t>(V) * sizeof(T));
+            const loom::Tensor<T> group_log_probs = loom::log_softmax(last);
+            const loom::index_t shift = longest - length;  // δ
+            for (loom::index_t g = 0; g < group; ++g) {
+                const auto row = static_cast<loom::index_t>(members[static_cast<std::size_t>(g)]);
+                std::memcpy(log_probs.data() + row * V, group_log_probs.data() + g * V,
+                            static_cast<std::size_t>(V) * sizeof(T));
+                for (std::size_t l = 0; l < stacked.size(); ++l) {
+                    if (!stacked[l].history.defined()) continue;  // kernel 1: no past to carry
+                    const loom::index_t span = stacked[l].history.shape()[1];
+                    for (loom::index_t slot = 0; slot < span; ++slot)
+                        std::memcpy(stacked[l].history.data() + (row * span + (slot + shift) % span) * C,
+                                    primed[l].history.data() + (g * span + slot) * C,
+                                    static_cast<std::size_t>(C) * sizeof(T));
+                }
+            }
+        }
+        states_ = std::move(stacked);
+        batch_ = count;
+        return log_probs;
+    }
+
     loom::Tensor<T> advance(const std::vector<loom::index_t>& tokens) override {
         loom::detail::check(batch_ > 0, "char_cnn::CharCnnDecoder::advance: call start() first");
         loom::detail::check(static_cast<loom::index_t>(tokens.size()) == batch_, "char_cnn::CharCnnDecoder::advance: ",
@@ -197,7 +259,7 @@ public:
     }
 
 private:
-    void check_ids(const char* where, const std::vector<loom::index_t>& ids) const {
+    void check_ids(const std::string& where, const std::vector<loom::index_t>& ids) const {
         const loom::index_t V = vocabulary_size();
         for (std::size_t i = 0; i < ids.size(); ++i)
             loom::detail::check(ids[i] >= 0 && ids[i] < V, "char_cnn::CharCnnDecoder::", where, ": token ", ids[i],

@@ -143,7 +143,11 @@ public:
 
 private:
     loom::Tensor<T> logits(const loom::Tensor<T>& x) const {
-        return head ? (*head)(x) : loom::linear(x, token_embedding.weight);
+        if (head) return (*head)(x);
+        // Tied: the embedding's table is the head's weight, quantized with it (loom::quantize).
+        if (const loom::QuantizedMatrix* table = token_embedding.quantized_weight("weight"))
+            return loom::quantized_linear(x, *table, loom::Tensor<T>(), "char_gpt::CharGptModel head");
+        return loom::linear(x, token_embedding.weight);
     }
 
     static loom::IndexTensor positions(loom::index_t first, loom::index_t count) {
@@ -182,6 +186,7 @@ private:
 // A CharGptModel as a loom::Decoder (see loom/decode/decoder.hpp): rows are
 // hypotheses, each with its key/value caches and the characters it has read
 // (kept for the re-read when the context is full). Eval mode, no autograd.
+// start_rows() (batched generation) takes prompts of one length only.
 template <typename T>
 class CharGptDecoder : public loom::Decoder<T> {
 public:
@@ -214,6 +219,34 @@ public:
         for (loom::index_t b = 0; b < batch; ++b)
             std::copy(log_probs.data(), log_probs.data() + vocabulary_size(), out.data() + b * vocabulary_size());
         return out;
+    }
+
+    // One row per prompt (batched generation), for prompts of the same length
+    // only (after the crop to the last block_size characters, so any prompts
+    // of at least block_size characters qualify). The rows share one cache
+    // length, which is also the position of the next character, and they all
+    // re-read their last context_keep characters at the same step when the
+    // block is full; rows of different lengths would need a position and an
+    // attention mask per row, which the model's step() does not have. The
+    // error for different lengths names two prompts that differ.
+    loom::Tensor<T> start_rows(const std::vector<std::vector<loom::index_t>>& prompts) override {
+        loom::detail::check(!prompts.empty(), "char_gpt::CharGptDecoder::start_rows: no prompts given");
+        std::vector<std::vector<loom::index_t>> history;
+        for (std::size_t i = 0; i < prompts.size(); ++i) {
+            const std::vector<loom::index_t>& prompt = prompts[i];
+            loom::detail::check(!prompt.empty(), "char_gpt::CharGptDecoder::start_rows: prompt ", i, " is empty");
+            check_tokens("start_rows: prompt " + std::to_string(i), prompt);
+            const auto take = std::min<std::size_t>(prompt.size(), static_cast<std::size_t>(model_.config.block_size));
+            history.emplace_back(prompt.end() - static_cast<std::ptrdiff_t>(take), prompt.end());
+            loom::detail::check(history[i].size() == history[0].size(), "char_gpt::CharGptDecoder::start_rows: prompt ",
+                                i, " has ", history[i].size(), " tokens and prompt 0 has ", history[0].size(),
+                                "; this decoder's rows share one position, so prompts generated together must have "
+                                "the same length (or at least the block size, ", model_.config.block_size, ")");
+        }
+        loom::NoGradGuard no_grad;
+        model_.eval();
+        history_ = std::move(history);
+        return loom::log_softmax(read_history());
     }
 
     loom::Tensor<T> advance(const std::vector<loom::index_t>& tokens) override {
@@ -257,7 +290,7 @@ private:
         return model_.prefill(loom::IndexTensor(ids, loom::Shape{batch, length}), caches_);
     }
 
-    void check_tokens(const char* where, const std::vector<loom::index_t>& ids) const {
+    void check_tokens(const std::string& where, const std::vector<loom::index_t>& ids) const {
         for (std::size_t i = 0; i < ids.size(); ++i)
             loom::detail::check(ids[i] >= 0 && ids[i] < vocabulary_size(), "char_gpt::CharGptDecoder::", where,
                                 ": token ", ids[i], " at position ", i, " is out of range for a vocabulary of ",

@@ -145,6 +145,7 @@ public:
 //   loom::Tensor<float> log_probs = decoder.start(prompt_ids, 5);   // [5, V]
 //   log_probs = decoder.advance({3, 3, 7, 1, 0});                   // one token per row
 //   decoder.reorder({0, 0, 2, 1, 4});                               // keep / copy rows
+//   log_probs = decoder.start_rows({{4, 2}, {7, 7, 1}});            // [2, V]: a row per prompt
 template <typename T>
 class CharDecoder : public loom::Decoder<T> {
 public:
@@ -177,6 +178,76 @@ public:
         return gather_rows(log_probs.share_storage(loom::Shape{1, 1, V}), copies).share_storage(loom::Shape{batch, V});
     }
 
+    // One row per prompt (batched generation, loom/decode/batched_generation.hpp).
+    // The prompts are read together, in time chunks, like PyTorch's packed
+    // sequences: sorted longest first, the prompts still being read are
+    // always the first rows. Each chunk runs from the current position to the
+    // end of the shortest prompt still being read, in one whole-sequence
+    // forward() over those rows (the kernels start() uses); the prompts that
+    // end there copy their state and last log-probs out to their own row and
+    // drop off the end of the batch. So 64 prompts of up to n characters cost
+    // one forward() per distinct length, n positions in all, instead of 64
+    // forward() calls at batch 1. Returns log-probs [prompts.size(), V], row i
+    // for prompts[i]; they agree with start(prompts[i], 1)'s to rounding.
+    loom::Tensor<T> start_rows(const std::vector<std::vector<loom::index_t>>& prompts) override {
+        loom::detail::check(!prompts.empty(), "char_model::CharDecoder::start_rows: no prompts given");
+        for (std::size_t i = 0; i < prompts.size(); ++i) {
+            loom::detail::check(!prompts[i].empty(), "char_model::CharDecoder::start_rows: prompt ", i, " is empty");
+            check_ids("start_rows: prompt " + std::to_string(i), prompts[i]);
+        }
+        loom::NoGradGuard no_grad;
+        model_.eval();
+        const auto count = static_cast<loom::index_t>(prompts.size());
+        const loom::index_t V = vocabulary_size(), L = model_.config.num_layers, H = model_.config.hidden_size;
+        state_ = State<T>();
+        packed_.reset();
+        batch_ = 0;
+
+        std::vector<std::size_t> order(prompts.size());  // prompt of reading row r, longest first
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(),
+                         [&prompts](std::size_t a, std::size_t b) { return prompts[a].size() > prompts[b].size(); });
+
+        State<T> final_state{loom::Tensor<T>::empty(loom::Shape{L, count, H}),
+                             model_.lstm ? loom::Tensor<T>::empty(loom::Shape{L, count, H}) : loom::Tensor<T>()};
+        loom::Tensor<T> log_probs = loom::Tensor<T>::empty(loom::Shape{count, V});
+        State<T> reading;  // the rows still reading, [L, rows, H]; undefined (zeros) at first
+        std::size_t rows = order.size();
+        for (std::size_t from = 0; rows > 0;) {
+            const std::size_t to = prompts[order[rows - 1]].size();  // the shortest prompt still reading ends here
+            const auto span = static_cast<loom::index_t>(to - from);
+            std::vector<loom::index_t> ids;
+            for (std::size_t r = 0; r < rows; ++r)
+                ids.insert(ids.end(), prompts[order[r]].begin() + static_cast<std::ptrdiff_t>(from),
+                           prompts[order[r]].begin() + static_cast<std::ptrdiff_t>(to));
+            const auto batch = static_cast<loom::index_t>(rows);
+            const loom::Tensor<T> logits = model_.forward(loom::IndexTensor(ids, loom::Shape{batch, span}), reading);
+            std::size_t still_reading = rows;
+            while (still_reading > 0 && prompts[order[still_reading - 1]].size() == to) --still_reading;
+            for (std::size_t r = still_reading; r < rows; ++r) {  // these prompts end at `to`
+                const auto row = static_cast<loom::index_t>(r), prompt = static_cast<loom::index_t>(order[r]);
+                const loom::Tensor<T> last = logits.share_storage(loom::Shape{1, V}, (row * span + span - 1) * V);
+                copy_row(loom::log_softmax(last).data(), log_probs.data() + prompt * V, V);
+                for (loom::index_t l = 0; l < L; ++l) {
+                    const loom::index_t from_row = (l * batch + row) * H, to_row = (l * count + prompt) * H;
+                    copy_row(reading.h.data() + from_row, final_state.h.data() + to_row, H);
+                    if (reading.c.defined()) copy_row(reading.c.data() + from_row, final_state.c.data() + to_row, H);
+                }
+            }
+            if (still_reading > 0) {  // the others read on, in the first rows
+                std::vector<loom::index_t> first_rows(still_reading);
+                for (std::size_t r = 0; r < still_reading; ++r) first_rows[r] = static_cast<loom::index_t>(r);
+                reading.h = gather_rows(reading.h, first_rows);
+                if (reading.c.defined()) reading.c = gather_rows(reading.c, first_rows);
+            }
+            rows = still_reading;
+            from = to;
+        }
+        state_ = final_state;
+        batch_ = count;
+        return log_probs;
+    }
+
     // One step with one token per row (the fast inference path, CharModel::step).
     loom::Tensor<T> advance(const std::vector<loom::index_t>& tokens) override {
         loom::detail::check(batch_ > 0, "char_model::CharDecoder::advance: call start() first");
@@ -187,7 +258,8 @@ public:
         // An LSTM steps through its weights packed once, at the first step
         // after start(): every step then reads each weight once, however many
         // rows (beams) there are (LSTM::pack_for_inference).
-        if (model_.lstm && !packed_) packed_ = model_.lstm->pack_for_inference();
+        // Quantized weights (loom::quantize) are already in their kernels' layout.
+        if (model_.lstm && !packed_ && !model_.lstm->has_quantized_weights()) packed_ = model_.lstm->pack_for_inference();
         return loom::log_softmax(model_.step(loom::IndexTensor(tokens), state_, packed_ ? &*packed_ : nullptr));
     }
 
@@ -209,6 +281,10 @@ public:
     }
 
 private:
+    static void copy_row(const T* from, T* to, loom::index_t count) {
+        std::memcpy(to, from, static_cast<std::size_t>(count) * sizeof(T));
+    }
+
     // New tensor [L, rows.size(), H] with out[l, i, :] = source[l, rows[i], :].
     static loom::Tensor<T> gather_rows(const loom::Tensor<T>& source, const std::vector<loom::index_t>& rows) {
         const loom::index_t L = source.shape()[0], B = source.shape()[1], H = source.shape()[2];
@@ -223,7 +299,7 @@ private:
         return out;
     }
 
-    void check_ids(const char* where, const std::vector<loom::index_t>& ids) const {
+    void check_ids(const std::string& where, const std::vector<loom::index_t>& ids) const {
         const loom::index_t V = vocabulary_size();
         for (std::size_t i = 0; i < ids.size(); ++i)
             loom::detail::check(ids[i] >= 0 && ids[i] < V, "char_model::CharDecoder::", where, ": token ", ids[i],

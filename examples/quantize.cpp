@@ -82,7 +82,7 @@ int run(const Options& o) {
     for (const loom::WeightFormat format : formats) {
         examples::LoadedModel model = examples::load_model(o.checkpoint, 0, format);
         if (ids.empty() && !o.evaluate.empty()) ids = held_out_ids(o, *model.tokenizer);
-        std::printf("%-5s %-28s weights %9.3f MB", loom::to_string(format), model.description.c_str(),
+        std::printf("%-5s %-36s weights %9.3f MB", loom::to_string(format), model.description.c_str(),
                     static_cast<double>(loom::weight_bytes(*model.module)) / 1e6);
         if (!ids.empty()) {
             const auto start = std::chrono::steady_clock::now();

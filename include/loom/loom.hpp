@@ -5,15 +5,17 @@
 //   io/        safetensors files, word-vector (.vec) files (need only tensor/)
 //   autograd/  graph nodes, the backward engine, NoGradGuard, gradcheck
 //   ops/       differentiable operations (each with its backward)
+//   quant/     inference-only bf16 and int8 weight matrices and their product kernels
 //   nn/        Module and layers: Linear, Embedding, LayerNorm, Dropout, Conv1d, RNN/LSTM/GRU (+ cells),
 //              MultiheadSelfAttention (+ KeyValueCache), TransformerBlock, ModuleList, losses,
-//              state_dict save/load, pretrained word vectors into an Embedding
+//              state_dict save/load, pretrained word vectors into an Embedding,
+//              quantize (bf16/int8 weights for inference) and its checkpoints
 //   optim/     SGD, Adam/AdamW, RMSprop, gradient clipping, learning-rate schedules, both by name
 //   train/     checkpoints (model + optimizer + random state, for exact resume), the Trainer
 //              (evaluation, best/last checkpoints, early stopping, NaN guard, Ctrl-C), its
 //              progress line, CSV log and SVG loss plot; skip-gram word vectors (word2vec)
 //   decode/    the Decoder interface, greedy, sampling (temperature, top-k, top-p),
-//              beam search, streaming text with stop strings
+//              beam search, streaming text with stop strings, many prompts in one batch
 //   data/      UTF-8 text, vocabularies, tokenizers (characters, byte-level BPE, words),
 //              mini-batches (needs only tensor/)
 // Each header also works on its own.
@@ -70,6 +72,12 @@
 #include "loom/ops/gru.hpp"
 #include "loom/ops/rnn.hpp"
 
+#include "loom/quant/format.hpp"
+#include "loom/quant/bf16.hpp"
+#include "loom/quant/quantized_matrix.hpp"
+#include "loom/quant/quantized_gemm.hpp"
+#include "loom/quant/quantized_linear.hpp"
+#include "loom/quant/quantized_recurrent.hpp"
 #include "loom/nn/module.hpp"
 #include "loom/nn/embedding.hpp"
 #include "loom/nn/layer_norm.hpp"
@@ -86,6 +94,8 @@
 #include "loom/nn/gru.hpp"
 #include "loom/nn/rnn.hpp"
 #include "loom/nn/state_dict.hpp"
+#include "loom/nn/quantize.hpp"
+#include "loom/nn/quantized_state_dict.hpp"
 #include "loom/nn/pretrained_embedding.hpp"
 
 #include "loom/optim/optimizer.hpp"
@@ -111,6 +121,7 @@
 #include "loom/decode/sample.hpp"
 #include "loom/decode/greedy.hpp"
 #include "loom/decode/beam_search.hpp"
+#include "loom/decode/batched_generation.hpp"
 #include "loom/decode/ctc_decode.hpp"
 
 #include "loom/data/utf8.hpp"

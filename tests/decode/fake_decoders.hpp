@@ -3,7 +3,8 @@
 // MarkovDecoder: log-probabilities that depend on the last `order` tokens of
 // each row (prompt included) through a table, with a tiny vocabulary, so that
 // every sequence's probability can be computed directly (exhaustive search).
-// It records every call: start, advance (with its batch size) and reorder.
+// It records every call: start, start_rows, advance (with its batch size) and
+// reorder.
 // ScriptedDecoder: puts almost all probability on script[n] at step n.
 #pragma once
 
@@ -65,6 +66,15 @@ public:
         return rows();
     }
 
+    // One row per prompt (batched generation): row i has read prompts[i].
+    loom::Tensor<T> start_rows(const std::vector<std::vector<index_t>>& prompts) override {
+        ++start_rows_calls;
+        start_batches.push_back(static_cast<index_t>(prompts.size()));
+        for (const auto& prompt : prompts) REQUIRE(!prompt.empty());
+        histories_ = prompts;
+        return rows();
+    }
+
     loom::Tensor<T> advance(const std::vector<index_t>& tokens) override {
         REQUIRE(tokens.size() == histories_.size());
         advance_batches.push_back(static_cast<index_t>(tokens.size()));
@@ -103,7 +113,8 @@ public:
     const std::vector<std::vector<index_t>>& histories() const { return histories_; }
 
     int start_calls = 0;
-    std::vector<index_t> start_batches;
+    int start_rows_calls = 0;
+    std::vector<index_t> start_batches;  // rows of each start() and start_rows()
     std::vector<index_t> advance_batches;
     std::vector<std::vector<index_t>> reorders;
 

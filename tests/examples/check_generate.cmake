@@ -10,12 +10,20 @@
 #                a prompt character outside the vocabulary is an error naming it
 #                (U+20AC), or with --drop-unknown a note; a missing checkpoint and
 #                a file that is not a checkpoint are errors naming the file.
+#                --input (one batch of prompts of different lengths, from a file
+#                and from stdin): output k, under "==== prompt k/N ====", is what
+#                --prompt <line k> writes alone, greedy and sampled (seed
+#                --seed + k - 1); an empty line and --method beam are errors.
 #
 #   char_cnn, char_gpt (when -DCHAR_CNN / -DCHAR_GPT are given): a tiny model
 #                of each; greedy (twice, the same text), sample and beam run
 #                through the same generate program (model.kind picks the
 #                decoder); char_gpt with --context-keep 0 and with the sliding
 #                window, on a block of 16 so that 60 characters overflow it.
+#                --input: char_cnn takes lines of different lengths, char_gpt
+#                lines of one length (and says so for others).
+#
+#   quantized:   see the section at the end (-DQUANTIZE).
 #
 #   tokenizers:  an lstm trained with --tokenizer bpe decodes a prompt with a
 #                character it never saw (bytes are always tokens), greedy twice
@@ -24,7 +32,7 @@
 #                the generated words (piece(id, previous)).
 #
 #   cmake -DCHAR_RNN=<exe> -DGENERATE=<exe> -DDATA=<text> -DWORK_DIR=<dir>
-#         [-DCHAR_CNN=<exe>] [-DCHAR_GPT=<exe>] -P check_generate.cmake
+#         [-DCHAR_CNN=<exe>] [-DCHAR_GPT=<exe>] [-DQUANTIZE=<exe>] -P check_generate.cmake
 
 foreach(required CHAR_RNN GENERATE DATA WORK_DIR)
     if(NOT DEFINED ${required})
@@ -34,6 +42,9 @@ endforeach()
 
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR})
+# Prompts for --input: three lengths, and three of one length.
+file(WRITE ${WORK_DIR}/prompts.txt "ROMEO:\nKING HENRY:\nA\n")
+file(WRITE ${WORK_DIR}/same_length.txt "ROMEO:\nHENRY:\nJULIA:\n")
 
 set(prompt "ROMEO:")
 
@@ -139,7 +150,19 @@ foreach(kind IN LISTS other_kinds)
     expect_prefix(${kind}_sample "${gen_out}")
     run_generate(${kind}_beam 0 ${common} --method beam --beam 3 --n 3 --max-chars 20)
     check_beams(${kind}_beam "${gen_out}" 3)
+    run_generate(${kind}_batch 0 ${WORK_DIR}/${kind}/last.safetensors --input ${WORK_DIR}/same_length.txt
+        --max-chars 20 --threads 1 --method greedy)
+    expect_match(${kind}_batch "${gen_out}" "^==== prompt 1/3 ====\nROMEO:.*\n==== prompt 2/3 ====\nHENRY:.*\n==== prompt 3/3 ====\nJULIA:")
 endforeach()
+if(DEFINED CHAR_CNN)
+    run_generate(cnn_batch_lengths 0 ${WORK_DIR}/cnn/last.safetensors --input ${WORK_DIR}/prompts.txt --max-chars 20
+        --threads 1 --method sample)
+    expect_match(cnn_batch_lengths "${gen_out}" "==== prompt 3/3 ====\nA")
+endif()
+if(DEFINED CHAR_GPT)
+    run_generate(gpt_batch_lengths 1 ${WORK_DIR}/gpt/last.safetensors --input ${WORK_DIR}/prompts.txt --max-chars 5)
+    expect_match(gpt_batch_lengths "${gen_err}" "prompts generated together must have the same length")
+endif()
 if(DEFINED CHAR_GPT)
     run_generate(gpt_window 0 ${WORK_DIR}/gpt/last.safetensors --prompt ${prompt} --max-chars 60 --threads 1
         --method greedy --context-keep 16)
@@ -203,6 +226,37 @@ if(NOT newline_at EQUAL -1 OR continuation_length GREATER_EQUAL 3000)
 endif()
 expect_match(stop "${gen_err}" "stop")
 
+# --input: the prompts of a file as one batch. Each output is the one its line
+# gives alone, greedy and sampled (line k with --seed + k - 1).
+foreach(method greedy sample)
+    set(expected "")
+    set(k 0)
+    foreach(line "ROMEO:" "KING HENRY:" "A")
+        math(EXPR seed "4 + ${k}")
+        math(EXPR k "${k} + 1")
+        run_generate(alone_${method}_${k} 0 ${ckpt} --prompt "${line}" --max-chars 30 --threads 1 --method ${method}
+            --seed ${seed})
+        string(APPEND expected "==== prompt ${k}/3 ====\n${gen_out}")
+    endforeach()
+    run_generate(batch_${method} 0 ${ckpt} --input ${WORK_DIR}/prompts.txt --max-chars 30 --threads 1
+        --method ${method} --seed 4)
+    if(NOT gen_out STREQUAL expected)
+        message(FATAL_ERROR "--input ${method}: the batch differs from the prompts alone:\n${gen_out}\n----\n${expected}")
+    endif()
+    expect_match(batch_${method} "${gen_err}" "chars/s.*one batch of 3 prompts")
+endforeach()
+# "-" reads the prompts from standard input.
+execute_process(COMMAND ${GENERATE} ${ckpt} --input - --max-chars 30 --threads 1 --method sample --seed 4
+    INPUT_FILE ${WORK_DIR}/prompts.txt RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT code STREQUAL "0" OR NOT out STREQUAL expected)
+    message(FATAL_ERROR "--input - (stdin): exit code ${code}, output:\n${out}\nexpected:\n${expected}\n${err}")
+endif()
+file(WRITE ${WORK_DIR}/empty_line.txt "ROMEO:\n\nA\n")
+run_generate(batch_empty_line 1 ${ckpt} --input ${WORK_DIR}/empty_line.txt --max-chars 5)
+expect_match(batch_empty_line "${gen_err}" "line 2 is empty")
+run_generate(batch_beam 1 ${ckpt} --input ${WORK_DIR}/prompts.txt --method beam)
+expect_match(batch_beam "${gen_err}" "--input works with --method greedy or sample")
+
 # A prompt character outside the vocabulary: an error that lists it ...
 run_generate(unknown 1 ${ckpt} --prompt "ROMEO€:" --max-chars 10)
 expect_match(unknown "${gen_err}" "U\\+20AC")
@@ -244,4 +298,47 @@ file(WRITE ${WORK_DIR}/not_a_checkpoint.safetensors "hello")
 run_generate(not_a_checkpoint 1 ${WORK_DIR}/not_a_checkpoint.safetensors --max-chars 10)
 expect_match(not_a_checkpoint "${gen_err}" "not_a_checkpoint\\.safetensors")
 
-message(STATUS "generate: lstm/gru/rnn (and ${other_kinds}) checkpoints, bpe and word tokenizers decode; greedy and seeded sampling reproducible; beams sorted; errors clear")
+message(STATUS "generate: lstm/gru/rnn (and ${other_kinds}) checkpoints, bpe and word tokenizers decode; greedy and seeded sampling reproducible; beams sorted; --input batches equal the prompts alone; errors clear")
+
+# Quantized weights (generate --weights, examples/quantize; -DQUANTIZE given):
+# lstm, gru and the other model kinds generate with their weights converted at
+# load to bf16 and int8 (stderr names the format); quantize --out writes an
+# int8 checkpoint that generate loads as int8, beam search included, and
+# refuses to convert again; --weights all --evaluate reports three formats;
+# an unknown format is an error naming it.
+if(DEFINED QUANTIZE)
+    set(quantized_models ${WORK_DIR}/lstm/last.safetensors ${WORK_DIR}/gru/last.safetensors)
+    foreach(kind IN LISTS other_kinds)
+        list(APPEND quantized_models ${WORK_DIR}/${kind}/last.safetensors)
+    endforeach()
+    foreach(model IN LISTS quantized_models)
+        foreach(format bf16 int8)
+            run_generate(quantized_${format} 0 ${model} --prompt ${prompt} --max-chars 40 --threads 1
+                --method greedy --weights ${format})
+            expect_prefix(quantized_${format} "${gen_out}")
+            expect_match(quantized_${format} "${gen_err}" ", ${format}, threads")
+        endforeach()
+    endforeach()
+    execute_process(COMMAND ${QUANTIZE} ${WORK_DIR}/lstm/last.safetensors --weights int8
+            --out ${WORK_DIR}/lstm.int8.safetensors
+        RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT code STREQUAL "0" OR NOT out MATCHES "wrote .*lstm.int8.safetensors")
+        message(FATAL_ERROR "quantize --out: exit code ${code}\n${out}\n${err}")
+    endif()
+    run_generate(int8_file_greedy 0 ${WORK_DIR}/lstm.int8.safetensors --prompt ${prompt} --max-chars 40 --threads 1
+        --method greedy)
+    expect_match(int8_file_greedy "${gen_err}" ", int8, threads")
+    run_generate(int8_file_beam 0 ${WORK_DIR}/lstm.int8.safetensors --prompt ${prompt} --max-chars 20 --threads 1
+        --method beam --beam 3 --n 3)
+    check_beams(int8_file_beam "${gen_out}" 3)
+    run_generate(int8_file_twice 1 ${WORK_DIR}/lstm.int8.safetensors --max-chars 5 --weights bf16)
+    expect_match(int8_file_twice "${gen_err}" "holds int8 weights; converting them to bf16")
+    run_generate(bad_format 1 ${WORK_DIR}/lstm/last.safetensors --max-chars 5 --weights int4)
+    expect_match(bad_format "${gen_err}" "unknown weight format 'int4'")
+    execute_process(COMMAND ${QUANTIZE} ${WORK_DIR}/lstm/last.safetensors --weights all --evaluate ${DATA}
+            --eval-tokens 300
+        RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT code STREQUAL "0" OR NOT out MATCHES "fp32 .*held-out.*\nbf16 .*vs fp32\nint8 .*vs fp32")
+        message(FATAL_ERROR "quantize --weights all --evaluate: exit code ${code}\n${out}\n${err}")
+    endif()
+endif()

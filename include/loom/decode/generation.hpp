@@ -12,13 +12,16 @@
 //       logp = decoder.advance({y})
 //
 // The model is advanced only when another token is needed, so generating n
-// tokens costs one start and at most n - 1 advance calls.
+// tokens costs one start and at most n - 1 advance calls. The steps after the
+// pick are SequenceProgress::take(), which batched_generation.hpp runs once
+// per prompt and step.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "loom/decode/decoder.hpp"
@@ -102,38 +105,74 @@ inline void check_generation_options(const char* op, const std::vector<index_t>&
         fail(op, ": stop strings and the text callback need options.token_text (token id -> text)");
 }
 
+// One sequence being generated: its tokens so far, the stream of its text and
+// why it stopped. take() is the body of the loop in the header comment after
+// the pick; generate() below runs one of these, generate_batch()
+// (batched_generation.hpp) one per prompt. Needs max_new_tokens >= 1 (with 0
+// nothing is generated and the model is never asked).
+class SequenceProgress {
+public:
+    SequenceProgress(index_t max_new_tokens, std::optional<index_t> end_token, TokenText token_text,
+                     const std::vector<std::string>& stop_strings, TextCallback on_text)
+        : max_new_tokens_(max_new_tokens),
+          end_token_(end_token),
+          token_text_(std::move(token_text)),
+          stream_(stop_strings, std::move(on_text)) {}
+
+    // Takes the token just picked. Returns true when the sequence goes on (the
+    // model must now read `token`), false when it has ended (the model need not
+    // read anything more; finish() gives the result and its stop_reason).
+    bool take(index_t token) {
+        if (end_token_ && token == *end_token_) {
+            result_.stop_reason = StopReason::end_token;
+            return false;
+        }
+        result_.tokens.push_back(token);
+        if (token_text_ && !stream_.append(token_text_(token))) {
+            result_.stop_reason = stream_.stopped_by_stop_string() ? StopReason::stop_string : StopReason::callback;
+            result_.stop_string = stream_.matched_stop_string();
+            return false;
+        }
+        if (static_cast<index_t>(result_.tokens.size()) == max_new_tokens_) {
+            result_.stop_reason = StopReason::max_new_tokens;
+            return false;
+        }
+        return true;
+    }
+
+    // After the last take(): emits the text held back by the stream and
+    // returns the finished result.
+    GenerationResult finish() {
+        stream_.finish();
+        result_.text = stream_.text();
+        return std::move(result_);
+    }
+
+private:
+    index_t max_new_tokens_;
+    std::optional<index_t> end_token_;
+    TokenText token_text_;
+    TextStream stream_;
+    GenerationResult result_;
+};
+
 // The loop in the header comment; pick(row, V) chooses the next id.
 template <typename T, typename Pick>
 GenerationResult generate(const char* op, Decoder<T>& decoder, const std::vector<index_t>& prompt,
                           const GenerationOptions& options, Pick&& pick) {
     const index_t vocabulary = decoder.vocabulary_size();
     check_generation_options(op, prompt, options, vocabulary);
-    GenerationResult result;
-    if (options.max_new_tokens == 0) return result;
-    TextStream stream(options.stop_strings, options.on_text);
+    if (options.max_new_tokens == 0) return {};
+    SequenceProgress sequence(options.max_new_tokens, options.end_token, options.token_text, options.stop_strings,
+                              options.on_text);
     Tensor<T> log_probs = decoder.start(prompt, 1);
-    for (;;) {
-        check_log_prob_shape(op, result.tokens.empty() ? "start" : "advance", log_probs, 1, vocabulary);
+    for (const char* call = "start";; call = "advance") {
+        check_log_prob_shape(op, call, log_probs, 1, vocabulary);
         const index_t token = pick(log_probs.data(), vocabulary);
-        if (options.end_token && token == *options.end_token) {
-            result.stop_reason = StopReason::end_token;
-            break;
-        }
-        result.tokens.push_back(token);
-        if (options.token_text && !stream.append(options.token_text(token))) {
-            result.stop_reason = stream.stopped_by_stop_string() ? StopReason::stop_string : StopReason::callback;
-            result.stop_string = stream.matched_stop_string();
-            break;
-        }
-        if (static_cast<index_t>(result.tokens.size()) == options.max_new_tokens) {
-            result.stop_reason = StopReason::max_new_tokens;
-            break;
-        }
+        if (!sequence.take(token)) break;
         log_probs = decoder.advance({token});
     }
-    stream.finish();
-    result.text = stream.text();
-    return result;
+    return sequence.finish();
 }
 
 }  // namespace detail

@@ -21,12 +21,22 @@
 
 namespace loom {
 
+namespace detail {
+
+// Greedy's pick from one row of log-probabilities (also batched_generation.hpp's).
+template <typename T>
+index_t pick_greedy(const char* op, const T* log_probs, index_t count) {
+    check_logits_row(op, log_probs, count);
+    return argmax(log_probs, count);
+}
+
+}  // namespace detail
+
 template <typename T>
 GenerationResult greedy(Decoder<T>& decoder, const std::vector<index_t>& prompt,
                         const GenerationOptions& options = {}) {
     return detail::generate("loom::greedy", decoder, prompt, options, [](const T* log_probs, index_t count) {
-        detail::check_logits_row("loom::greedy", log_probs, count);
-        return argmax(log_probs, count);
+        return detail::pick_greedy("loom::greedy", log_probs, count);
     });
 }
 

@@ -49,14 +49,20 @@ index_t argmax(const T* logits, index_t count) {
 
 namespace detail {
 
-template <typename T>
-index_t sample_token(const char* op, const T* logits, index_t count, double temperature, index_t top_k,
-                     double top_p, Generator& generator) {
-    if (count <= 0) fail(op, ": no logits given");
+inline void check_sampling_options(const char* op, double temperature, index_t top_k, double top_p) {
     if (!(temperature >= 0.0 && std::isfinite(temperature)))
         fail(op, ": temperature must be finite and >= 0, got ", temperature);
     if (top_k < 0) fail(op, ": top_k must be >= 0 (0: off), got ", top_k);
     if (!(top_p > 0.0 && top_p <= 1.0)) fail(op, ": top_p must be in (0, 1] (1: off), got ", top_p);
+}
+
+// The pick of sample(), sample_with_temperature() and sample_top_k_top_p()
+// (and of batched_generation.hpp when it samples).
+template <typename T>
+index_t sample_token(const char* op, const T* logits, index_t count, double temperature, index_t top_k,
+                     double top_p, Generator& generator) {
+    if (count <= 0) fail(op, ": no logits given");
+    check_sampling_options(op, temperature, top_k, top_p);
     check_logits_row(op, logits, count);
     if (temperature == 0.0 || top_k == 1) return argmax(logits, count);
 

@@ -28,7 +28,9 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -65,24 +67,45 @@ inline const char* kernel_name(WeightFormat format, QuantKernel kernel = QuantKe
 
 namespace detail {
 
+// A buffer that lives on the stack up to N values and on the heap beyond: a
+// generation step calls the product a dozen times with a few hundred values
+// each, where a heap allocation per call would cost more than the conversion.
+template <typename V, std::size_t N>
+class ScratchBuffer {
+public:
+    void assign(std::size_t count, V value) {
+        size_ = count;
+        if (count > N) heap_.assign(count, value);
+        else std::fill(local_.begin(), local_.begin() + static_cast<std::ptrdiff_t>(count), value);
+    }
+    V* data() { return size_ > N ? heap_.data() : local_.data(); }
+    const V* data() const { return size_ > N ? heap_.data() : local_.data(); }
+    V& operator[](std::size_t i) { return data()[i]; }
+    const V& operator[](std::size_t i) const { return data()[i]; }
+
+private:
+    std::array<V, N> local_;  // not zeroed: assign() writes what is read
+    std::vector<V> heap_;
+    std::size_t size_ = 0;
+};
+
 // x rows prepared for the kernels: bf16 values, or bytes u = p + 128 with the
 // row scales, padded with zero-contribution entries to whole groups.
 struct QuantizedActivations {
-    std::vector<std::uint16_t> bf16;  // [B, groups · 2]
-    std::vector<std::uint8_t> bytes;  // [B, groups · 4]
-    std::vector<float> scales;        // [B]
-    index_t stride = 0;               // padded columns per row
+    ScratchBuffer<std::uint16_t, 2048> bf16;  // [B, groups · 2]
+    ScratchBuffer<std::uint8_t, 4096> bytes;  // [B, groups · 4]
+    ScratchBuffer<float, 16> scales;          // [B]
+    index_t stride = 0;                       // padded columns per row
 };
 
-inline QuantizedActivations prepare_activations(const float* x, index_t batch, const QuantizedMatrix& w) {
-    QuantizedActivations a;
+inline void prepare_activations(const float* x, index_t batch, const QuantizedMatrix& w, QuantizedActivations& a) {
     const index_t K = w.cols();
     a.stride = w.groups() * w.group_size();
     if (w.format() == WeightFormat::bf16) {
         a.bf16.assign(static_cast<std::size_t>(batch * a.stride), 0);
         for (index_t r = 0; r < batch; ++r)
             for (index_t k = 0; k < K; ++k) a.bf16[static_cast<std::size_t>(r * a.stride + k)] = float_to_bf16(x[r * K + k]);
-        return a;
+        return;
     }
     a.bytes.assign(static_cast<std::size_t>(batch * a.stride), 128);
     a.scales.assign(static_cast<std::size_t>(batch), 0.0f);
@@ -109,7 +132,6 @@ inline QuantizedActivations prepare_activations(const float* x, index_t batch, c
             out[k] = static_cast<std::uint8_t>(static_cast<int>(p) + 128);
         }
     }
-    return a;
 }
 
 // One panel's 16 sums for one row of x, written into y with bias/accumulate.
@@ -247,11 +269,16 @@ inline void quantized_gemm(const float* x, index_t batch, const QuantizedMatrix&
                            bool accumulate, QuantKernel kernel = QuantKernel::best) {
     detail::check(batch >= 0, "loom::quantized_gemm: batch must be >= 0, got ", batch);
     if (batch == 0) return;
-    const detail::QuantizedActivations a = detail::prepare_activations(x, batch, w);
+    detail::QuantizedActivations a;
+    detail::prepare_activations(x, batch, w, a);
     const bool native = kernel == QuantKernel::best && has_native_kernel(w.format());
     const index_t panels = w.panels();
+    // Threads only for products of at least ~2²¹ multiply-adds a piece (a few
+    // microseconds of work): waking a thread costs about as much, and at batch 1
+    // the matrices of the example models are below that (measured: two threads
+    // made lstm_gen_greedy_int8 1.6× slower).
     const index_t work_per_panel = QuantizedMatrix::panel_rows * w.cols() * batch;
-    const index_t grain = std::max<index_t>(1, (index_t{1} << 16) / std::max<index_t>(work_per_panel, 1));
+    const index_t grain = std::max<index_t>(1, (index_t{1} << 21) / std::max<index_t>(work_per_panel, 1));
     const bool bf16 = w.format() == WeightFormat::bf16;
     parallel_for(panels, grain, [&](index_t first, index_t last) {
         if (native) {
