@@ -4,6 +4,10 @@
 
 #include <loom/nn/quantize.hpp>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "char_cnn_model.hpp"
 #include "char_gpt_model.hpp"
 #include "char_model.hpp"
@@ -49,6 +53,13 @@ LoadedModel load_model(const std::string& path, loom::index_t context_keep, loom
     }
     if (stored == loom::WeightFormat::fp32) loom::quantize(*out.module, weights);
     out.weights = stored == loom::WeightFormat::fp32 ? weights : stored;
+#if defined(__GLIBC__)
+    // The released fp32 weights (of the fresh model a quantized checkpoint is
+    // read into, or of the converted one) lie in the middle of the heap, where
+    // glibc keeps freed memory for later; give it back to the system so that
+    // the resident size reflects the quantized model.
+    if (out.weights != loom::WeightFormat::fp32) malloc_trim(0);
+#endif
     if (out.weights != loom::WeightFormat::fp32) out.description += std::string(", ") + loom::to_string(out.weights);
     return out;
 }
