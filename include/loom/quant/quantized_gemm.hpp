@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #if defined(__AVX512F__) && (defined(__AVX512BF16__) || defined(__AVX512VNNI__))
@@ -248,6 +249,20 @@ void int8_block_native(const QuantizedActivations& a, const QuantizedMatrix& w, 
 }
 #endif
 
+// Calls block(rows, panels, panel, row) with the block's shape as
+// compile-time constants (std::integral_constant), so that each kernel
+// instance keeps its Rows × Panels accumulators in registers.
+template <int Panels, typename Block>
+void with_block_rows(index_t rows, index_t panel, index_t row, Block& block) {
+    constexpr std::integral_constant<int, Panels> panels{};
+    switch (rows) {
+        case 1: block(std::integral_constant<int, 1>{}, panels, panel, row); break;
+        case 2: block(std::integral_constant<int, 2>{}, panels, panel, row); break;
+        case 3: block(std::integral_constant<int, 3>{}, panels, panel, row); break;
+        default: block(std::integral_constant<int, 4>{}, panels, panel, row);
+    }
+}
+
 // Rows [0, batch) × panels [first, last) with the native block kernels:
 // 4 panels at a time, rows in blocks of up to 4.
 template <typename Block>
@@ -255,8 +270,8 @@ void for_native_blocks(index_t batch, index_t first, index_t last, Block&& block
     for (index_t row = 0; row < batch;) {
         const index_t rows = std::min<index_t>(4, batch - row);
         index_t panel = first;
-        for (; panel + 4 <= last; panel += 4) block(rows, 4, panel, row);
-        for (; panel < last; ++panel) block(rows, 1, panel, row);
+        for (; panel + 4 <= last; panel += 4) with_block_rows<4>(rows, panel, row, block);
+        for (; panel < last; ++panel) with_block_rows<1>(rows, panel, row, block);
         row += rows;
     }
 }
@@ -284,45 +299,18 @@ inline void quantized_gemm(const float* x, index_t batch, const QuantizedMatrix&
         if (native) {
 #if defined(__AVX512F__) && defined(__AVX512BF16__)
             if (bf16) {
-                detail::for_native_blocks(batch, first, last, [&](index_t rows, index_t count, index_t panel, index_t row) {
-                    const std::uint16_t* xs = a.bf16.data();
-                    if (count == 4) {
-                        switch (rows) {
-                            case 1: detail::bf16_block_native<1, 4>(xs, a.stride, w, panel, row, y, bias, accumulate); break;
-                            case 2: detail::bf16_block_native<2, 4>(xs, a.stride, w, panel, row, y, bias, accumulate); break;
-                            case 3: detail::bf16_block_native<3, 4>(xs, a.stride, w, panel, row, y, bias, accumulate); break;
-                            default: detail::bf16_block_native<4, 4>(xs, a.stride, w, panel, row, y, bias, accumulate);
-                        }
-                    } else {
-                        switch (rows) {
-                            case 1: detail::bf16_block_native<1, 1>(xs, a.stride, w, panel, row, y, bias, accumulate); break;
-                            case 2: detail::bf16_block_native<2, 1>(xs, a.stride, w, panel, row, y, bias, accumulate); break;
-                            case 3: detail::bf16_block_native<3, 1>(xs, a.stride, w, panel, row, y, bias, accumulate); break;
-                            default: detail::bf16_block_native<4, 1>(xs, a.stride, w, panel, row, y, bias, accumulate);
-                        }
-                    }
+                detail::for_native_blocks(batch, first, last, [&](auto rows, auto count, index_t panel, index_t row) {
+                    detail::bf16_block_native<decltype(rows)::value, decltype(count)::value>(
+                        a.bf16.data(), a.stride, w, panel, row, y, bias, accumulate);
                 });
                 return;
             }
 #endif
 #if defined(__AVX512F__) && defined(__AVX512VNNI__)
             if (!bf16) {
-                detail::for_native_blocks(batch, first, last, [&](index_t rows, index_t count, index_t panel, index_t row) {
-                    if (count == 4) {
-                        switch (rows) {
-                            case 1: detail::int8_block_native<1, 4>(a, w, panel, row, y, bias, accumulate); break;
-                            case 2: detail::int8_block_native<2, 4>(a, w, panel, row, y, bias, accumulate); break;
-                            case 3: detail::int8_block_native<3, 4>(a, w, panel, row, y, bias, accumulate); break;
-                            default: detail::int8_block_native<4, 4>(a, w, panel, row, y, bias, accumulate);
-                        }
-                    } else {
-                        switch (rows) {
-                            case 1: detail::int8_block_native<1, 1>(a, w, panel, row, y, bias, accumulate); break;
-                            case 2: detail::int8_block_native<2, 1>(a, w, panel, row, y, bias, accumulate); break;
-                            case 3: detail::int8_block_native<3, 1>(a, w, panel, row, y, bias, accumulate); break;
-                            default: detail::int8_block_native<4, 1>(a, w, panel, row, y, bias, accumulate);
-                        }
-                    }
+                detail::for_native_blocks(batch, first, last, [&](auto rows, auto count, index_t panel, index_t row) {
+                    detail::int8_block_native<decltype(rows)::value, decltype(count)::value>(a, w, panel, row, y, bias,
+                                                                                             accumulate);
                 });
                 return;
             }
