@@ -8,6 +8,8 @@
 
 #include <loom/nn/quantize.hpp>
 #include <loom/nn/quantized_state_dict.hpp>
+#include <loom/quant/quantized_linear.hpp>
+#include <loom/quant/quantized_recurrent.hpp>
 
 namespace quant_quantize_test {
 

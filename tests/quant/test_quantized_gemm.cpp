@@ -5,7 +5,10 @@
 #include <limits>
 #include <vector>
 
+#include <loom/quant/bf16.hpp>
+#include <loom/quant/format.hpp>
 #include <loom/quant/quantized_gemm.hpp>
+#include <loom/quant/quantized_matrix.hpp>
 
 namespace quant_quantized_gemm_test {
 

@@ -28,10 +28,11 @@
 namespace loom {
 
 namespace detail {
+// fn(module, dotted path prefix) for `module` and every module below it.
 template <typename T, typename Fn>
-void for_each_module(Module<T>& module, Fn&& fn) {
-    fn(module);
-    for (auto& child : module.named_children()) for_each_module(*child.second, fn);
+void for_each_named_module(Module<T>& module, const std::string& path, Fn&& fn) {
+    fn(module, path);
+    for (auto& [name, child] : module.named_children()) for_each_named_module(*child, path + name + ".", fn);
 }
 }  // namespace detail
 
@@ -53,7 +54,7 @@ void quantize(Module<T>& model, WeightFormat format) {
     // Convert everything first, then swap in: an error (a non-finite weight)
     // leaves the model as it was.
     std::vector<std::pair<Module<T>*, std::pair<std::string, QuantizedMatrix>>> converted;
-    detail::for_each_module(model, [&](Module<T>& module) {
+    detail::for_each_named_module(model, "", [&](Module<T>& module, const std::string&) {
         for (const auto& [name, weight] : module.quantizable_parameters())
             converted.push_back({&module, {name, QuantizedMatrix::quantize(weight, format)}});
     });

@@ -94,12 +94,6 @@ inline QuantizedMatrix read_quantized_matrix(const safetensors::File& file, cons
     for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<std::int8_t>(bytes[i]);
     return QuantizedMatrix::from_int8(values, std::vector<float>(scales.data(), scales.data() + rows), rows, cols);
 }
-
-template <typename T, typename Fn>
-void for_each_named_module(Module<T>& module, const std::string& path, Fn&& fn) {
-    fn(module, path);
-    for (auto& [name, child] : module.named_children()) for_each_named_module(*child, path + name + ".", fn);
-}
 }  // namespace detail
 
 template <typename T>

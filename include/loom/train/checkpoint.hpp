@@ -151,34 +151,25 @@ public:
     // A checkpoint of a quantized model is loaded into the fresh fp32 `model`
     // by load_quantized_state_dict, which leaves it quantized the same way.
     void restore_model(Module<T>& model) const {
-        if (weight_format() != WeightFormat::fp32) {
-            restore_quantized_model(model);
-            return;
-        }
+        const bool quantized = weight_format() != WeightFormat::fp32;
         std::vector<std::pair<Generator*, std::string>> generator_states;
         for (const auto& [name, generator] : model.named_generators())
             generator_states.emplace_back(generator, get("rng.model." + name));
-        const auto parameters = model.named_parameters();
-        for (const std::string& name : file_.names()) {
-            if (starts_with(name, "optimizer.") || starts_with(name, "train.")) continue;
-            bool known = false;
-            for (const auto& parameter : parameters) known = known || parameter.first == name;
-            detail::check(known, "loom::Checkpoint: '", path(), "' has a tensor '", name,
-                          "' that is not a parameter of the model (a checkpoint of another model?)");
+        if (!quantized) {
+            const auto parameters = model.named_parameters();
+            for (const std::string& name : file_.names()) {
+                if (starts_with(name, "optimizer.") || starts_with(name, "train.")) continue;
+                bool known = false;
+                for (const auto& parameter : parameters) known = known || parameter.first == name;
+                detail::check(known, "loom::Checkpoint: '", path(), "' has a tensor '", name,
+                              "' that is not a parameter of the model (a checkpoint of another model?)");
+            }
         }
         // Generator states are checked by a throwaway generator first, so a bad
         // one leaves the model unchanged.
         for (const auto& entry : generator_states) Generator().set_state_string(entry.second);
-        load_state_dict(model, file_, /*strict=*/false);
-        for (const auto& [generator, state] : generator_states) generator->set_state_string(state);
-    }
-
-    void restore_quantized_model(Module<T>& model) const {
-        std::vector<std::pair<Generator*, std::string>> generator_states;
-        for (const auto& [name, generator] : model.named_generators())
-            generator_states.emplace_back(generator, get("rng.model." + name));
-        for (const auto& entry : generator_states) Generator().set_state_string(entry.second);
-        load_quantized_state_dict(model, file_);
+        if (quantized) load_quantized_state_dict(model, file_);
+        else load_state_dict(model, file_, /*strict=*/false);
         for (const auto& [generator, state] : generator_states) generator->set_state_string(state);
     }
 
