@@ -22,13 +22,16 @@ public:
                            bidirectional) {}
 
     // h0: zeros when undefined. Bidirectional: output [B, T, 2H], h_n
-    // [2·num_layers, B, H] (recurrent_base.hpp).
-    RecurrentOutput<T> forward(const Tensor<T>& x, const Tensor<T>& h0 = Tensor<T>()) {
+    // [2·num_layers, B, H]. lengths: each row's number of real steps for a
+    // padded batch (empty: all T), as with pack_padded_sequence
+    // (recurrent_base.hpp).
+    RecurrentOutput<T> forward(const Tensor<T>& x, const Tensor<T>& h0 = Tensor<T>(),
+                               const std::vector<index_t>& lengths = {}) {
         this->check_input("loom::GRU", x, this->input_size);
         const index_t batch = x.shape()[0];
         if (this->has_quantized_weights()) {  // inference: step by step through the quantized kernels
             Tensor<T> current = h0;
-            const Tensor<T> output = this->run_steps("loom::GRU", x, [&](const Tensor<T>& x_t) {
+            const Tensor<T> output = this->run_steps("loom::GRU", x, lengths, [&](const Tensor<T>& x_t) {
                 current = step(x_t, current);
                 return this->state_row("", current, this->num_layers - 1, batch);
             });
@@ -36,15 +39,18 @@ public:
         }
         std::vector<Tensor<T>> h_n;
         const Tensor<T> output =
-            this->run_stack(x, [&](const Tensor<T>& input, const auto& w, index_t row) {
+            this->run_stack(x, lengths, [&](const Tensor<T>& input, const auto& w, index_t row) {
                 GruResult<T> layer =
-                    gru(input, w.w_ih, w.w_hh, w.b_ih, w.b_hh, this->layer_state("loom::GRU", h0, row, batch));
+                    gru(input, w.w_ih, w.w_hh, w.b_ih, w.b_hh, this->layer_state("loom::GRU", h0, row, batch), lengths);
                 h_n.push_back(layer.h_n);
                 return layer.output;
             });
         return {output, stack(h_n, 0)};
     }
-    RecurrentOutput<T> operator()(const Tensor<T>& x, const Tensor<T>& h0 = Tensor<T>()) { return forward(x, h0); }
+    RecurrentOutput<T> operator()(const Tensor<T>& x, const Tensor<T>& h0 = Tensor<T>(),
+                                  const std::vector<index_t>& lengths = {}) {
+        return forward(x, h0, lengths);
+    }
 
     // Inference only (under NoGradGuard): one time step for x [B, input_size]
     // from state h [num_layers, B, H] (undefined: zeros), returning the new state.

@@ -45,13 +45,16 @@ public:
                            bidirectional) {}
 
     // state: zeros when undefined. Bidirectional: output [B, T, 2H], states
-    // [2·num_layers, B, H] (recurrent_base.hpp).
-    LstmOutput<T> forward(const Tensor<T>& x, const LstmState<T>& state = {}) {
+    // [2·num_layers, B, H]. lengths: each row's number of real steps for a
+    // padded batch (empty: all T), as with pack_padded_sequence
+    // (recurrent_base.hpp).
+    LstmOutput<T> forward(const Tensor<T>& x, const LstmState<T>& state = {},
+                          const std::vector<index_t>& lengths = {}) {
         this->check_input("loom::LSTM", x, this->input_size);
         const index_t batch = x.shape()[0];
         if (this->has_quantized_weights()) {  // inference: step by step through the quantized kernels
             LstmState<T> current = state;
-            const Tensor<T> output = this->run_steps("loom::LSTM", x, [&](const Tensor<T>& x_t) {
+            const Tensor<T> output = this->run_steps("loom::LSTM", x, lengths, [&](const Tensor<T>& x_t) {
                 current = step(x_t, current);
                 return this->state_row("", current.h, this->num_layers - 1, batch);
             });
@@ -59,17 +62,20 @@ public:
         }
         std::vector<Tensor<T>> h_n, c_n;
         const Tensor<T> output =
-            this->run_stack(x, [&](const Tensor<T>& input, const auto& w, index_t row) {
+            this->run_stack(x, lengths, [&](const Tensor<T>& input, const auto& w, index_t row) {
                 LstmResult<T> layer = lstm(input, w.w_ih, w.w_hh, w.b_ih, w.b_hh,
                                            this->layer_state("loom::LSTM", state.h, row, batch),
-                                           this->layer_state("loom::LSTM", state.c, row, batch));
+                                           this->layer_state("loom::LSTM", state.c, row, batch), lengths);
                 h_n.push_back(layer.h_n);
                 c_n.push_back(layer.c_n);
                 return layer.output;
             });
         return {output, {stack(h_n, 0), stack(c_n, 0)}};
     }
-    LstmOutput<T> operator()(const Tensor<T>& x, const LstmState<T>& state = {}) { return forward(x, state); }
+    LstmOutput<T> operator()(const Tensor<T>& x, const LstmState<T>& state = {},
+                             const std::vector<index_t>& lengths = {}) {
+        return forward(x, state, lengths);
+    }
 
     // Inference only (under NoGradGuard): one time step for x [B, input_size],
     // returning the new state. Same values as forward() on a length-1 sequence,

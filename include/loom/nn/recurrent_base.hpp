@@ -17,7 +17,14 @@
 //   output_t = [h→_t ; h←_t]                [B, T, 2H], the next layer's input (in_k = 2H)
 // The reverse direction is the same fused op run on flip(x) (ops/flip.hpp),
 // its output flipped back so that both directions' step t line up; the
-// gradient flows back through the two flips. States are then
+// gradient flows back through the two flips.
+//
+// Variable lengths (forward(x, state, lengths), like PyTorch's
+// pack_padded_sequence): row b holds lengths[b] real steps, then padding.
+// Every layer's output is zero on the padding and its final state is the one
+// after step lengths[b] − 1 (ops/recurrent_common.hpp, PaddedSteps); the
+// reverse direction reverses each row within its length, so it starts at the
+// row's last real step and ends, with its final state, at step 0. States are then
 // [num_layers · 2, B, H], row 2k + d for layer k, direction d (0 forward,
 // 1 reverse) — PyTorch's layout, as are the names, so weights move between
 // the two. A bidirectional layer needs the whole sequence, so it has no
@@ -121,8 +128,10 @@ protected:
     // one step at a time, for the quantized layers (inference only; their
     // forward() has no fused sequence op). Returns [B, T, H].
     template <typename StepFn>
-    Tensor<T> run_steps(const char* op, const Tensor<T>& x, StepFn&& step_fn) const {
+    Tensor<T> run_steps(const char* op, const Tensor<T>& x, const std::vector<index_t>& lengths,
+                        StepFn&& step_fn) const {
         detail::check(!bidirectional, op, ": a bidirectional layer with quantized weights is not supported");
+        detail::check(lengths.empty(), op, ": per-sequence lengths with quantized weights are not supported");
         const index_t batch = x.shape()[0], steps = x.shape()[1], in = x.shape()[2], H = hidden_size;
         Tensor<T> output = Tensor<T>::empty(Shape{batch, steps, H});
         Tensor<T> x_t = Tensor<T>::empty(Shape{batch, in});
@@ -148,19 +157,21 @@ protected:
     }
 
     // The whole stack over x [B, T, in]: run_layer(input, weights, row) runs
-    // one layer in one direction (the fused op of RNN, LSTM or GRU), keeps its
-    // final states, and returns its output [B, T, H]. The reverse direction
-    // gets the sequence flipped and its output is flipped back; the two
-    // directions are concatenated into the next layer's input.
+    // one layer in one direction (the fused op of RNN, LSTM or GRU, given the
+    // same lengths), keeps its final states, and returns its output [B, T, H].
+    // The reverse direction gets each sequence reversed within its length and
+    // its output reversed back (ops/flip.hpp); the two directions are
+    // concatenated into the next layer's input.
     template <typename RunLayer>
-    Tensor<T> run_stack(const Tensor<T>& x, RunLayer&& run_layer) {
+    Tensor<T> run_stack(const Tensor<T>& x, const std::vector<index_t>& lengths, RunLayer&& run_layer) {
         Tensor<T> sequence = x;
         for (index_t k = 0; k < num_layers; ++k) {
             std::vector<Tensor<T>> outputs;
             for (index_t d = 0; d < num_directions(); ++d) {
                 const index_t row = k * num_directions() + d;
                 const LayerWeights& w = layers[static_cast<std::size_t>(row)];
-                outputs.push_back(d == 0 ? run_layer(sequence, w, row) : flip(run_layer(flip(sequence, 1), w, row), 1));
+                outputs.push_back(d == 0 ? run_layer(sequence, w, row)
+                                         : reverse_padded(run_layer(reverse_padded(sequence, lengths), w, row), lengths));
             }
             sequence = between_layers(outputs.size() == 1 ? outputs[0] : concat(outputs, 2), k);
         }

@@ -68,12 +68,14 @@ struct GruResult {
 };
 
 // x [B, T, I]; w_ih [3H, I]; w_hh [3H, H]; b_ih, b_hh [3H] or undefined;
-// h0 [B, H] or undefined (zeros).
+// h0 [B, H] or undefined (zeros); lengths: each row's number of real steps, or
+// empty for all T (padded steps: recurrent_common.hpp).
 template <typename T>
 GruResult<T> gru(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_hh, const Tensor<T>& b_ih,
-                 const Tensor<T>& b_hh, const Tensor<T>& h0 = Tensor<T>()) {
+                 const Tensor<T>& b_hh, const Tensor<T>& h0 = Tensor<T>(), const std::vector<index_t>& lengths = {}) {
     const detail::RecurrentDims d =
         detail::check_recurrent_args("loom::gru", 3, x, w_ih, w_hh, b_ih, b_hh, h0, Tensor<T>());
+    const detail::PaddedSteps padded("loom::gru", lengths, d.batch, d.steps);
     const index_t B = d.batch, H = d.hidden, G = 3 * d.hidden, state = d.batch * d.hidden;
 
     const Tensor<T> x_time_major = detail::to_time_major(x);
@@ -94,10 +96,12 @@ GruResult<T> gru(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_h
         detail::gru_gates_forward<T>(detail::ConstMatrixView<T>(p.data() + t * B * G, B, G), detail::as_const(q_t), h_prev,
                                      detail::MatrixView<T>(gates.data() + t * B * G, B, G),
                                      detail::MatrixView<T>(hs.data() + (t + 1) * state, B, H));
+        padded.hold_finished(t, hs.data() + t * state, hs.data() + (t + 1) * state, H);
     }
 
     GruResult<T> result{detail::to_batch_major(hs.share_storage(Shape{d.steps, B, H}, state)),
                         hs.share_storage(Shape{B, H}, d.steps * state).clone()};
+    padded.zero_padding(result.output.data(), d.steps, H);
     if (!needs_grad(std::vector<Tensor<T>>{x, w_ih, w_hh, b_ih, b_hh, h0})) return result;
 
     const detail::RecurrentNeeds needs{x.requires_grad(),    w_ih.requires_grad(), w_hh.requires_grad(),
@@ -105,7 +109,7 @@ GruResult<T> gru(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_h
                                        false};
     record_multi<T>(
         {&result.output, &result.h_n}, "gru", {x, w_ih, w_hh, b_ih, b_hh, h0},
-        [d, needs, x_time_major, q, gates, hs, w_ih = w_ih.detach(),
+        [d, needs, padded, x_time_major, q, gates, hs, w_ih = w_ih.detach(),
          w_hh = w_hh.detach()](const std::vector<Tensor<T>>& grad_outputs) {
             const index_t B = d.batch, H = d.hidden, G = 3 * d.hidden, state = d.batch * d.hidden;
             Tensor<T> dh = grad_outputs[1].defined() ? grad_outputs[1].clone() : Tensor<T>::zeros(Shape{B, H});
@@ -113,14 +117,19 @@ GruResult<T> gru(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_h
             Tensor<T> dq = Tensor<T>::empty(Shape{d.steps * B, G});
             auto dh_m = detail::as_matrix(dh, B, H);
             const detail::RecurrentProduct<T> recurrent(w_hh, d.steps, false);  // dh_(t-1) += dq_t · W_hh
+            Tensor<T> dh_held;  // finished rows' state gradients, carried across a padded step
             for (index_t t = d.steps - 1; t >= 0; --t) {
+                if (padded.any_finished(t)) dh_held = dh.clone();
                 detail::add_output_grad(grad_outputs[0], t, d, dh_m);
                 detail::MatrixView<T> dq_t(dq.data() + t * B * G, B, G);
                 detail::gru_gates_backward<T>(detail::ConstMatrixView<T>(gates.data() + t * B * G, B, G),
                                               detail::ConstMatrixView<T>(q.data() + t * B * G, B, G),
                                               detail::ConstMatrixView<T>(hs.data() + t * state, B, H), dh_m,
                                               detail::MatrixView<T>(dp.data() + t * B * G, B, G), dq_t);
+                padded.zero_finished(t, dp.data() + t * B * G, G);
+                padded.zero_finished(t, dq_t.data(), G);
                 recurrent.accumulate(dq_t.data(), B, dh.data());
+                if (padded.any_finished(t)) padded.hold_finished(t, dh_held.data(), dh.data(), H);
             }
             std::vector<Tensor<T>> grads(6);
             const index_t rows = d.steps * B;

@@ -76,11 +76,14 @@ struct LstmResult {
 };
 
 // x [B, T, I]; w_ih [4H, I]; w_hh [4H, H]; b_ih, b_hh [4H] or undefined (no
-// bias); h0, c0 [B, H] or undefined (zeros).
+// bias); h0, c0 [B, H] or undefined (zeros). lengths: each row's number of
+// real steps, or empty for all T (padded steps: recurrent_common.hpp).
 template <typename T>
 LstmResult<T> lstm(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_hh, const Tensor<T>& b_ih,
-                   const Tensor<T>& b_hh, const Tensor<T>& h0 = Tensor<T>(), const Tensor<T>& c0 = Tensor<T>()) {
+                   const Tensor<T>& b_hh, const Tensor<T>& h0 = Tensor<T>(), const Tensor<T>& c0 = Tensor<T>(),
+                   const std::vector<index_t>& lengths = {}) {
     const detail::RecurrentDims d = detail::check_recurrent_args("loom::lstm", 4, x, w_ih, w_hh, b_ih, b_hh, h0, c0);
+    const detail::PaddedSteps padded("loom::lstm", lengths, d.batch, d.steps);
     const index_t B = d.batch, H = d.hidden, G = 4 * d.hidden, state = d.batch * d.hidden;
 
     const Tensor<T> x_time_major = detail::to_time_major(x);
@@ -99,18 +102,21 @@ LstmResult<T> lstm(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w
                               detail::MatrixView<T>(cs.data() + (t + 1) * state, B, H),
                               detail::MatrixView<T>(tanh_cs.data() + t * state, B, H),
                               detail::MatrixView<T>(hs.data() + (t + 1) * state, B, H));
+        padded.hold_finished(t, hs.data() + t * state, hs.data() + (t + 1) * state, H);
+        padded.hold_finished(t, cs.data() + t * state, cs.data() + (t + 1) * state, H);
     }
 
     LstmResult<T> result{detail::to_batch_major(hs.share_storage(Shape{d.steps, B, H}, state)),
                          hs.share_storage(Shape{B, H}, d.steps * state).clone(),
                          cs.share_storage(Shape{B, H}, d.steps * state).clone()};
+    padded.zero_padding(result.output.data(), d.steps, H);
     if (!needs_grad(std::vector<Tensor<T>>{x, w_ih, w_hh, b_ih, b_hh, h0, c0})) return result;
 
     const detail::RecurrentNeeds needs{x.requires_grad(),    w_ih.requires_grad(), w_hh.requires_grad(), b_ih.requires_grad(),
                                b_hh.requires_grad(), h0.requires_grad(),   c0.requires_grad()};
     record_multi<T>(
         {&result.output, &result.h_n, &result.c_n}, "lstm", {x, w_ih, w_hh, b_ih, b_hh, h0, c0},
-        [d, needs, x_time_major, gates, hs, cs, tanh_cs, w_ih = w_ih.detach(),
+        [d, needs, padded, x_time_major, gates, hs, cs, tanh_cs, w_ih = w_ih.detach(),
          w_hh = w_hh.detach()](const std::vector<Tensor<T>>& grad_outputs) {
             const index_t B = d.batch, H = d.hidden, G = 4 * d.hidden, state = d.batch * d.hidden;
             Tensor<T> dh = grad_outputs[1].defined() ? grad_outputs[1].clone() : Tensor<T>::zeros(Shape{B, H});
@@ -119,14 +125,21 @@ LstmResult<T> lstm(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w
             auto dh_m = detail::as_matrix(dh, B, H);
             auto dc_m = detail::as_matrix(dc, B, H);
             const detail::RecurrentProduct<T> recurrent(w_hh, d.steps, false);  // dh_(t-1) = da_t · W_hh
+            Tensor<T> dh_held, dc_held;  // finished rows' state gradients, carried across a padded step
             for (index_t t = d.steps - 1; t >= 0; --t) {
+                if (padded.any_finished(t)) dh_held = dh.clone(), dc_held = dc.clone();
                 detail::add_output_grad(grad_outputs[0], t, d, dh_m);
                 detail::MatrixView<T> d_pre_t(d_pre.data() + t * B * G, B, G);
                 detail::lstm_gates_backward<T>(detail::ConstMatrixView<T>(gates.data() + t * B * G, B, G),
                                        detail::ConstMatrixView<T>(cs.data() + t * state, B, H),
                                        detail::ConstMatrixView<T>(tanh_cs.data() + t * state, B, H), detail::as_const(dh_m), dc_m, d_pre_t);
+                padded.zero_finished(t, d_pre_t.data(), G);
                 dh_m.setZero();
                 recurrent.accumulate(d_pre_t.data(), B, dh.data());  // dh_(t-1) = W_hhᵀ da_t, for all B rows
+                if (padded.any_finished(t)) {
+                    padded.hold_finished(t, dh_held.data(), dh.data(), H);
+                    padded.hold_finished(t, dc_held.data(), dc.data(), H);
+                }
             }
             std::vector<Tensor<T>> grads(7);
             const index_t rows = d.steps * B;

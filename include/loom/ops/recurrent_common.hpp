@@ -13,7 +13,10 @@
 // leaving only one [B, H] × [H, G·H] product per step inside the time loop.
 #pragma once
 
+#include <algorithm>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "loom/ops/matmul.hpp"
 #include "loom/ops/packed_gemm.hpp"
@@ -206,6 +209,64 @@ template <typename Fn>
 void for_unit_ranges(index_t hidden, index_t work_per_unit, Fn fn) {
     parallel_for(hidden, std::max<index_t>(1, parallel_grain / std::max<index_t>(work_per_unit, 1)), fn);
 }
+
+// Variable-length batches (PyTorch's packed sequences). Row b of a padded
+// batch holds a sequence of lengths[b] real steps followed by padding. Steps
+// t ≥ lengths[b] leave that row's state as it was and output zeros:
+//   h_t = h_(t-1) (and c_t = c_(t-1))     y_t = 0          for t ≥ lengths[b]
+// so the final state is the state after the last real step. Such a step is the
+// identity on the state, so backward passes the state gradient through it
+// unchanged and the step's pre-activation gradient is zero:
+//   dh_(t-1) = dh_t (dc_(t-1) = dc_t),  da_t = 0,  and dy_t is dropped (y_t is constant).
+// An empty `lengths` means every row is T steps long, and costs nothing.
+class PaddedSteps {
+public:
+    PaddedSteps() = default;
+    PaddedSteps(const char* op, const std::vector<index_t>& lengths, index_t batch, index_t steps)
+        : lengths_(lengths), shortest_(steps) {
+        if (lengths.empty()) return;
+        check(static_cast<index_t>(lengths.size()) == batch, op, ": lengths has ", lengths.size(),
+              " entries for a batch of ", batch, " sequences");
+        for (std::size_t b = 0; b < lengths.size(); ++b) {
+            check(lengths[b] >= 1, op, ": sequence ", b, " has length ", lengths[b],
+                  " (an all-padding row); every sequence needs at least one step");
+            check(lengths[b] <= steps, op, ": sequence ", b, " has length ", lengths[b],
+                  ", more than the padded size of ", steps, " steps");
+            shortest_ = std::min(shortest_, lengths[b]);
+        }
+    }
+
+    // Does any row end before step t (so that step t needs the masking below)?
+    bool any_finished(index_t t) const { return t >= shortest_; }
+
+    // For the rows whose sequence ended before step t: row b of `to` [B, width]
+    // becomes row b of `from` (the state carried through a padded step).
+    template <typename T>
+    void hold_finished(index_t t, const T* from, T* to, index_t width) const {
+        if (!any_finished(t)) return;
+        for (std::size_t b = 0; b < lengths_.size(); ++b)
+            if (t >= lengths_[b]) std::copy(from + b * width, from + (b + 1) * width, to + b * width);
+    }
+
+    // Zeroes the finished rows of a step's [B, width] block.
+    template <typename T>
+    void zero_finished(index_t t, T* rows, index_t width) const {
+        if (!any_finished(t)) return;
+        for (std::size_t b = 0; b < lengths_.size(); ++b)
+            if (t >= lengths_[b]) std::fill(rows + b * width, rows + (b + 1) * width, T(0));
+    }
+
+    // Zeroes the padded steps of a batch-first output [B, T, width].
+    template <typename T>
+    void zero_padding(T* output, index_t steps, index_t width) const {
+        for (std::size_t b = 0; b < lengths_.size(); ++b)
+            std::fill(output + (b * steps + lengths_[b]) * width, output + (b + 1) * steps * width, T(0));
+    }
+
+private:
+    std::vector<index_t> lengths_;
+    index_t shortest_ = std::numeric_limits<index_t>::max();
+};
 
 // Adds dY[:, t, :] (batch-first [B, T, H]) into dh [B, H].
 template <typename T>

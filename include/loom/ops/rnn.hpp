@@ -42,13 +42,15 @@ struct RnnResult {
 };
 
 // x [B, T, I]; w_ih [H, I]; w_hh [H, H]; b_ih, b_hh [H] or undefined;
-// h0 [B, H] or undefined (zeros).
+// h0 [B, H] or undefined (zeros); lengths: each row's number of real steps, or
+// empty for all T (padded steps: recurrent_common.hpp).
 template <typename T>
 RnnResult<T> rnn(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_hh, const Tensor<T>& b_ih,
                  const Tensor<T>& b_hh, const Tensor<T>& h0 = Tensor<T>(),
-                 RnnNonlinearity nonlinearity = RnnNonlinearity::tanh) {
+                 RnnNonlinearity nonlinearity = RnnNonlinearity::tanh, const std::vector<index_t>& lengths = {}) {
     const detail::RecurrentDims d =
         detail::check_recurrent_args("loom::rnn", 1, x, w_ih, w_hh, b_ih, b_hh, h0, Tensor<T>());
+    const detail::PaddedSteps padded("loom::rnn", lengths, d.batch, d.steps);
     const index_t B = d.batch, H = d.hidden, state = d.batch * d.hidden;
 
     const Tensor<T> x_time_major = detail::to_time_major(x);
@@ -61,10 +63,12 @@ RnnResult<T> rnn(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_h
         detail::MatrixView<T> a_t(pre.data() + t * state, B, H);
         recurrent.accumulate(hs.data() + t * state, B, a_t.data());
         detail::rnn_step_forward<T>(detail::as_const(a_t), detail::MatrixView<T>(hs.data() + (t + 1) * state, B, H), nonlinearity);
+        padded.hold_finished(t, hs.data() + t * state, hs.data() + (t + 1) * state, H);
     }
 
     RnnResult<T> result{detail::to_batch_major(hs.share_storage(Shape{d.steps, B, H}, state)),
                         hs.share_storage(Shape{B, H}, d.steps * state).clone()};
+    padded.zero_padding(result.output.data(), d.steps, H);
     if (!needs_grad(std::vector<Tensor<T>>{x, w_ih, w_hh, b_ih, b_hh, h0})) return result;
 
     const detail::RecurrentNeeds needs{x.requires_grad(),    w_ih.requires_grad(), w_hh.requires_grad(),
@@ -72,20 +76,24 @@ RnnResult<T> rnn(const Tensor<T>& x, const Tensor<T>& w_ih, const Tensor<T>& w_h
                                        false};
     record_multi<T>(
         {&result.output, &result.h_n}, "rnn", {x, w_ih, w_hh, b_ih, b_hh, h0},
-        [d, needs, nonlinearity, x_time_major, hs, w_ih = w_ih.detach(),
+        [d, needs, nonlinearity, padded, x_time_major, hs, w_ih = w_ih.detach(),
          w_hh = w_hh.detach()](const std::vector<Tensor<T>>& grad_outputs) {
             const index_t B = d.batch, H = d.hidden, state = d.batch * d.hidden;
             Tensor<T> dh = grad_outputs[1].defined() ? grad_outputs[1].clone() : Tensor<T>::zeros(Shape{B, H});
             Tensor<T> da = Tensor<T>::empty(Shape{d.steps * B, H});
             auto dh_m = detail::as_matrix(dh, B, H);
             const detail::RecurrentProduct<T> recurrent(w_hh, d.steps, false);  // dh_(t-1) = da_t · W_hh
+            Tensor<T> dh_held;  // finished rows' state gradients, carried across a padded step
             for (index_t t = d.steps - 1; t >= 0; --t) {
+                if (padded.any_finished(t)) dh_held = dh.clone();
                 detail::add_output_grad(grad_outputs[0], t, d, dh_m);
                 detail::MatrixView<T> da_t(da.data() + t * state, B, H);
                 detail::rnn_step_backward<T>(detail::ConstMatrixView<T>(hs.data() + (t + 1) * state, B, H), detail::as_const(dh_m),
                                              da_t, nonlinearity);
+                padded.zero_finished(t, da_t.data(), H);
                 dh_m.setZero();
                 recurrent.accumulate(da_t.data(), B, dh.data());
+                if (padded.any_finished(t)) padded.hold_finished(t, dh_held.data(), dh.data(), H);
             }
             std::vector<Tensor<T>> grads(6);
             const index_t rows = d.steps * B;
