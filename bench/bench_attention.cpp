@@ -17,6 +17,13 @@
 //   BM_TransformerBlock_Step/<t>    TransformerBlock::step (LayerNorms, QKV,
 //                                   attention over the cache, MLP) at position t,
 //                                   batch 1
+//   BM_Bahdanau_FwdBwd_Fused        one decoder step of Bahdanau attention with
+//                                   coverage over a prepared memory [64, 24, 256]
+//                                   (A = 128, source lengths 12..24): scores, masked
+//                                   read, coverage loss, then backward
+//                                   (ops/memory_attention.hpp)
+//   BM_Bahdanau_FwdBwd_Composed     the same step from broadcast add, tanh, matmul,
+//                                   masked_fill, softmax, mul, sum and relu
 // Run: bench_attention --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
@@ -123,8 +130,63 @@ void BM_TransformerBlock_Step(benchmark::State& state) {
     }
 }
 
+constexpr loom::index_t kSources = 64, kSourceLength = 24, kMemory = 256, kUnits = 128;
+
+struct BahdanauInputs {
+    loom::Tensorf keys = uniform(8, {kSources, kSourceLength, kUnits});
+    loom::Tensorf memory = uniform(9, {kSources, kSourceLength, kMemory});
+    loom::Tensorf query = uniform(10, {kSources, kUnits});
+    loom::Tensorf v = uniform(11, {kUnits});
+    loom::Tensorf coverage = loom::mul(loom::add(uniform(12, {kSources, kSourceLength}), 1.0f), 0.5f);
+    loom::Tensorf coverage_weight = uniform(13, {kUnits});
+    std::vector<loom::index_t> lengths;
+    BahdanauInputs() {
+        for (loom::index_t b = 0; b < kSources; ++b) lengths.push_back(kSourceLength / 2 + b % (kSourceLength / 2 + 1));
+        for (loom::Tensorf* t : {&keys, &memory, &query, &v, &coverage_weight}) t->requires_grad_();
+    }
+    void zero_grads() {
+        for (loom::Tensorf* t : {&keys, &memory, &query, &v, &coverage_weight}) t->zero_grad();
+    }
+};
+
+void BM_Bahdanau_FwdBwd_Fused(benchmark::State& state) {
+    BahdanauInputs in;
+    for (auto _ : state) {
+        const loom::Tensorf scores = loom::additive_scores(in.keys, in.query, in.v, in.coverage, in.coverage_weight);
+        const loom::MemoryRead<float> read = loom::attend_memory(scores, in.memory, in.lengths);
+        loom::add(loom::sum(read.context), loom::coverage_loss(read.weights, in.coverage)).backward();
+        benchmark::DoNotOptimize(in.keys.grad().data());
+        in.zero_grads();
+    }
+}
+
+void BM_Bahdanau_FwdBwd_Composed(benchmark::State& state) {
+    BahdanauInputs in;
+    std::vector<loom::index_t> is_padding;
+    for (loom::index_t b = 0; b < kSources; ++b)
+        for (loom::index_t i = 0; i < kSourceLength; ++i)
+            is_padding.push_back(i >= in.lengths[static_cast<std::size_t>(b)] ? 1 : 0);
+    const loom::IndexTensor padding(is_padding, loom::Shape{kSources, kSourceLength});
+    for (auto _ : state) {
+        const loom::Tensorf z = loom::add(
+            loom::add(in.keys, loom::reshape(in.query, {kSources, 1, kUnits})),
+            loom::mul(loom::reshape(in.coverage, {kSources, kSourceLength, 1}), in.coverage_weight));
+        const loom::Tensorf e = loom::reshape(
+            loom::matmul(loom::reshape(loom::tanh(z), {kSources * kSourceLength, kUnits}), loom::reshape(in.v, {kUnits, 1})),
+            {kSources, kSourceLength});
+        const loom::Tensorf a = loom::softmax(loom::masked_fill(e, padding, -std::numeric_limits<float>::infinity()));
+        const loom::Tensorf context = loom::sum(loom::mul(loom::reshape(a, {kSources, kSourceLength, 1}), in.memory), 1);
+        const loom::Tensorf covered = loom::sub(a, loom::relu(loom::sub(a, in.coverage)));  // min(a, c)
+        loom::add(loom::sum(context), loom::sum(covered)).backward();
+        benchmark::DoNotOptimize(in.keys.grad().data());
+        in.zero_grads();
+    }
+}
+
 }  // namespace
 
+BENCHMARK(BM_Bahdanau_FwdBwd_Fused)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Bahdanau_FwdBwd_Composed)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Attention_Forward_Fused)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Attention_Forward_Composed)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Attention_FwdBwd_Fused)->Unit(benchmark::kMicrosecond);

@@ -39,6 +39,11 @@ namespace loom {
 namespace detail {
 
 template <typename T>
+using RowBlock = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+template <typename T>
+using ConstRowBlock = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+
+template <typename T>
 std::string shape_or_undefined(const Tensor<T>& t) {
     return t.defined() ? t.shape().to_string() : std::string("undefined");
 }
@@ -67,57 +72,53 @@ void check_score_args(const char* op, const Tensor<T>& keys, const Tensor<T>& qu
 }  // namespace detail
 
 // Bahdanau's scores e [B, S] from keys [B, S, A], query [B, A], v [A], and
-// optionally coverage [B, S] with its weight w_c [A].
+// optionally coverage [B, S] with its weight w_c [A]. Each source is one
+// [S, A] block: Z = K + 1 qᵀ (+ c w_cᵀ), U = tanh(Z), e = U v, in Eigen's
+// vectorised array code (tanh of B·S·A elements is most of the work).
 template <typename T>
 Tensor<T> additive_scores(const Tensor<T>& keys, const Tensor<T>& query, const Tensor<T>& v,
                           const Tensor<T>& coverage = Tensor<T>(), const Tensor<T>& coverage_weight = Tensor<T>()) {
     const char* op = "loom::additive_scores";
-    detail::check_score_args(op, keys, query, coverage, coverage_weight, Shape{keys.defined() && keys.rank() == 3 ? keys.shape()[2] : 0});
+    detail::check_score_args(op, keys, query, coverage, coverage_weight,
+                             Shape{keys.defined() && keys.rank() == 3 ? keys.shape()[2] : 0});
     const index_t B = keys.shape()[0], S = keys.shape()[1], A = keys.shape()[2];
     detail::check(v.defined() && v.shape() == Shape{A}, op, ": v must be [", A, "], got ", detail::shape_or_undefined(v));
+    using Block = detail::RowBlock<T>;
+    using ConstBlock = detail::ConstRowBlock<T>;
     const bool with_coverage = coverage.defined();
-    Tensor<T> units = Tensor<T>::empty(Shape{B, S, A});  // u_i = tanh(k_i + q + c_i w_c), kept for backward
+    Tensor<T> units = Tensor<T>::empty(Shape{B, S, A});  // U = tanh(Z), kept for backward
     Tensor<T> scores = Tensor<T>::empty(Shape{B, S});
-    for (index_t b = 0; b < B; ++b)
-        for (index_t i = 0; i < S; ++i) {
-            const T* k = keys.data() + (b * S + i) * A;
-            const T* q = query.data() + b * A;
-            T* u = units.data() + (b * S + i) * A;
-            const T c = with_coverage ? coverage.data()[b * S + i] : T(0);
-            T e = 0;
-            for (index_t j = 0; j < A; ++j) {
-                const T z = k[j] + q[j] + (with_coverage ? c * coverage_weight.data()[j] : T(0));
-                u[j] = std::tanh(z);
-                e += v.data()[j] * u[j];
-            }
-            scores.data()[b * S + i] = e;
-        }
+    const ConstBlock v_row(v.data(), 1, A);
+    for (index_t b = 0; b < B; ++b) {
+        Block u(units.data() + b * S * A, S, A);
+        u = ConstBlock(keys.data() + b * S * A, S, A).rowwise() + ConstBlock(query.data() + b * A, 1, A).row(0);
+        if (with_coverage)
+            u.noalias() += ConstBlock(coverage.data() + b * S, S, 1) * ConstBlock(coverage_weight.data(), 1, A);
+        u = u.array().tanh().matrix();
+        Block(scores.data() + b * S, S, 1).noalias() = u * v_row.transpose();
+    }
     if (!needs_grad(std::vector<Tensor<T>>{keys, query, v, coverage, coverage_weight})) return scores;
     record(scores, "additive_scores", {keys, query, v, coverage, coverage_weight},
            [B, S, A, units, v = v.detach(), coverage = coverage.defined() ? coverage.detach() : coverage,
             w_c = coverage_weight.defined() ? coverage_weight.detach() : coverage_weight](const Tensor<T>& g) {
                const bool with_coverage = coverage.defined();
-               Tensor<T> d_keys = Tensor<T>::empty(Shape{B, S, A}), d_query = Tensor<T>::zeros(Shape{B, A});
+               Tensor<T> d_keys = Tensor<T>::empty(Shape{B, S, A}), d_query = Tensor<T>::empty(Shape{B, A});
                Tensor<T> d_v = Tensor<T>::zeros(Shape{A});
                Tensor<T> d_coverage, d_weight;
                if (with_coverage) d_coverage = Tensor<T>::empty(Shape{B, S}), d_weight = Tensor<T>::zeros(Shape{A});
-               for (index_t b = 0; b < B; ++b)
-                   for (index_t i = 0; i < S; ++i) {
-                       const T de = g.data()[b * S + i];
-                       const T* u = units.data() + (b * S + i) * A;
-                       T* dz = d_keys.data() + (b * S + i) * A;  // dk_i = dz_i
-                       T dc = 0;
-                       for (index_t j = 0; j < A; ++j) {
-                           dz[j] = de * v.data()[j] * (T(1) - u[j] * u[j]);
-                           d_query.data()[b * A + j] += dz[j];
-                           d_v.data()[j] += de * u[j];
-                           if (with_coverage) {
-                               d_weight.data()[j] += coverage.data()[b * S + i] * dz[j];
-                               dc += w_c.data()[j] * dz[j];
-                           }
-                       }
-                       if (with_coverage) d_coverage.data()[b * S + i] = dc;
+               const ConstBlock v_row(v.data(), 1, A);
+               for (index_t b = 0; b < B; ++b) {
+                   const ConstBlock u(units.data() + b * S * A, S, A);
+                   const ConstBlock de(g.data() + b * S, S, 1);
+                   Block dz(d_keys.data() + b * S * A, S, A);  // dk_i = dz_i = de_i v ⊙ (1 − u_i²)
+                   dz = ((de * v_row).array() * (T(1) - u.array().square())).matrix();
+                   Block(d_query.data() + b * A, 1, A) = dz.colwise().sum();
+                   Block(d_v.data(), 1, A).noalias() += de.transpose() * u;
+                   if (with_coverage) {
+                       Block(d_weight.data(), 1, A).noalias() += ConstBlock(coverage.data() + b * S, 1, S) * dz;
+                       Block(d_coverage.data() + b * S, S, 1).noalias() = dz * ConstBlock(w_c.data(), A, 1);
                    }
+               }
                return std::vector<Tensor<T>>{d_keys, d_query, d_v, d_coverage, d_weight};
            });
     return scores;
