@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "fixture_reader.hpp"
 #include "test_util.hpp"
@@ -92,6 +93,33 @@ Tensor<T> tracked(const loom_test::Fixture& fixture, const std::string& name) {
 template <typename T>
 Tensor<T> dot(const Tensor<T>& a, const Tensor<T>& r) {
     return loom::sum(loom::mul(a, r));
+}
+
+// Loads `layer`'s parameters from the fixture, runs run(x, h0, c0) -> {output,
+// h_n[, c_n]} on the fixture's input (h0, c0 only when with_state), and
+// compares the results and the gradients of the loss sum(output ⊙ R_output) +
+// sum(h_n ⊙ R_h_n) [+ sum(c_n ⊙ R_c_n)] — input, initial states and every
+// parameter — with the fixture's.
+template <typename T, typename Layer, typename Run>
+void check_layer(Layer& layer, const loom_test::Fixture& fixture, bool with_state, Run&& run) {
+    load_parameters(layer, fixture);
+    Tensor<T> x = tracked<T>(fixture, "x");
+    Tensor<T> h0 = with_state ? tracked<T>(fixture, "h0") : Tensor<T>();
+    Tensor<T> c0 = with_state && fixture.has("c0") ? tracked<T>(fixture, "c0") : Tensor<T>();
+    const std::vector<Tensor<T>> results = run(x, h0, c0);
+    check_matches("output", results[0], fixture.get<T>("output"));
+    check_matches("h_n", results[1], fixture.get<T>("h_n"));
+    Tensor<T> loss = loom::add(dot(results[0], fixture.get<T>("R_output")), dot(results[1], fixture.get<T>("R_h_n")));
+    if (results.size() == 3) {
+        check_matches("c_n", results[2], fixture.get<T>("c_n"));
+        loss = loom::add(loss, dot(results[2], fixture.get<T>("R_c_n")));
+    }
+    loss.backward();
+    check_matches("x_grad", x.grad(), fixture.get<T>("x_grad"));
+    if (with_state) check_matches("h0_grad", h0.grad(), fixture.get<T>("h0_grad"));
+    if (c0.defined()) check_matches("c0_grad", c0.grad(), fixture.get<T>("c0_grad"));
+    for (const auto& entry : layer.named_parameters())
+        check_matches(entry.first + "_grad", entry.second.grad(), fixture.get<T>(entry.first + "_grad"));
 }
 
 // x[:, t, :] of [B, T, X] as [B, X]; row k of a [L, B, H] state as [B, H].

@@ -22,7 +22,7 @@ using loom_test::error_message;
 
 namespace nn_bidirectional_test {
 
-using namespace loom_test::recurrent;  // check_matches, load_parameters, tracked, dot
+using namespace loom_test::recurrent;  // check_layer
 
 struct Case {
     const char* file;
@@ -38,29 +38,6 @@ const Case kCases[] = {
     {"birnn_rnn_relu_2layer.txt", "rnn_relu", 3, 5, 2, true, true},
 };
 
-// Compares the loom layer's forward and backward with the fixture.
-template <typename T, typename Layer, typename Run>
-void check_layer(Layer& layer, const loom_test::Fixture& fixture, const Case& c, Run&& run) {
-    load_parameters(layer, fixture);
-    Tensor<T> x = tracked<T>(fixture, "x");
-    Tensor<T> h0 = c.with_state ? tracked<T>(fixture, "h0") : Tensor<T>();
-    Tensor<T> c0 = c.with_state && fixture.has("c0") ? tracked<T>(fixture, "c0") : Tensor<T>();
-    const std::vector<Tensor<T>> results = run(x, h0, c0);  // output, h_n[, c_n]
-    check_matches("output", results[0], fixture.get<T>("output"));
-    check_matches("h_n", results[1], fixture.get<T>("h_n"));
-    Tensor<T> loss = loom::add(dot(results[0], fixture.get<T>("R_output")), dot(results[1], fixture.get<T>("R_h_n")));
-    if (results.size() == 3) {
-        check_matches("c_n", results[2], fixture.get<T>("c_n"));
-        loss = loom::add(loss, dot(results[2], fixture.get<T>("R_c_n")));
-    }
-    loss.backward();
-    check_matches("x_grad", x.grad(), fixture.get<T>("x_grad"));
-    if (c.with_state) check_matches("h0_grad", h0.grad(), fixture.get<T>("h0_grad"));
-    if (c0.defined()) check_matches("c0_grad", c0.grad(), fixture.get<T>("c0_grad"));
-    for (const auto& entry : layer.named_parameters())
-        check_matches(entry.first + "_grad", entry.second.grad(), fixture.get<T>(entry.first + "_grad"));
-}
-
 TEMPLATE_TEST_CASE("bidirectional RNN, LSTM and GRU match PyTorch", "[bidirectional][fixture]", float, double) {
     using T = TestType;
     for (const Case& c : kCases) {
@@ -70,20 +47,20 @@ TEMPLATE_TEST_CASE("bidirectional RNN, LSTM and GRU match PyTorch", "[bidirectio
         const std::string kind = c.kind;
         if (kind == "lstm") {
             loom::LSTM<T> layer(c.input, c.hidden, c.layers, generator, 0.0, c.bias, true);
-            check_layer<T>(layer, fixture, c, [&](const Tensor<T>& x, const Tensor<T>& h0, const Tensor<T>& c0) {
+            check_layer<T>(layer, fixture, c.with_state, [&](const Tensor<T>& x, const Tensor<T>& h0, const Tensor<T>& c0) {
                 const loom::LstmOutput<T> out = layer(x, {h0, c0});
                 return std::vector<Tensor<T>>{out.output, out.state.h, out.state.c};
             });
         } else if (kind == "gru") {
             loom::GRU<T> layer(c.input, c.hidden, c.layers, generator, 0.0, c.bias, true);
-            check_layer<T>(layer, fixture, c, [&](const Tensor<T>& x, const Tensor<T>& h0, const Tensor<T>&) {
+            check_layer<T>(layer, fixture, c.with_state, [&](const Tensor<T>& x, const Tensor<T>& h0, const Tensor<T>&) {
                 const loom::RecurrentOutput<T> out = layer(x, h0);
                 return std::vector<Tensor<T>>{out.output, out.h_n};
             });
         } else {
             const auto nonlinearity = kind == "rnn_relu" ? loom::RnnNonlinearity::relu : loom::RnnNonlinearity::tanh;
             loom::RNN<T> layer(c.input, c.hidden, c.layers, generator, nonlinearity, 0.0, c.bias, true);
-            check_layer<T>(layer, fixture, c, [&](const Tensor<T>& x, const Tensor<T>& h0, const Tensor<T>&) {
+            check_layer<T>(layer, fixture, c.with_state, [&](const Tensor<T>& x, const Tensor<T>& h0, const Tensor<T>&) {
                 const loom::RecurrentOutput<T> out = layer(x, h0);
                 return std::vector<Tensor<T>>{out.output, out.h_n};
             });
