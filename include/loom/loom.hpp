@@ -99,6 +99,7 @@
 #include "loom/nn/quantize.hpp"
 #include "loom/nn/quantized_state_dict.hpp"
 #include "loom/nn/pretrained_embedding.hpp"
+#include "loom/nn/seq2seq.hpp"
 
 #include "loom/optim/optimizer.hpp"
 #include "loom/optim/sgd.hpp"
@@ -125,9 +126,11 @@
 #include "loom/decode/beam_search.hpp"
 #include "loom/decode/batched_generation.hpp"
 #include "loom/decode/ctc_decode.hpp"
+#include "loom/decode/seq2seq_decoder.hpp"
 
 #include "loom/data/utf8.hpp"
 #include "loom/data/vocabulary.hpp"
+#include "loom/data/seq2seq_batch.hpp"
 #include "loom/data/text_dataset.hpp"
 #include "loom/data/batcher.hpp"
 #include "loom/data/tokenizer.hpp"

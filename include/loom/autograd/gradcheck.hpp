@@ -9,7 +9,8 @@
 // relative error for gradients of size >= 1, an absolute one below that (where
 // the rounding noise of the difference quotient, ~1e-10, would swamp a ratio).
 // Like torch.autograd.gradcheck it works in double; f must be deterministic
-// (re-seed any generator inside f).
+// (re-seed any generator inside f). gradcheck() takes f's inputs and checks
+// them; gradcheck_parameters() checks a whole model's parameters in place.
 #pragma once
 
 #include <algorithm>
@@ -45,6 +46,52 @@ struct GradcheckReport {
         return out.str();
     }
 };
+
+namespace detail {
+
+// The comparison of both checks below: every element of every checked leaf
+// perturbed in place by ±eps (and restored), weighted_sum() evaluated at both,
+// the central difference set against the leaf's grad() from backward().
+template <typename WeightedSum>
+GradcheckReport compare_with_differences(std::vector<Tensor<double>>& leaves, const std::vector<bool>& checked,
+                                         WeightedSum&& weighted_sum, double eps, double tol) {
+    GradcheckReport report;
+    for (std::size_t k = 0; k < leaves.size(); ++k) {
+        if (!checked[k]) continue;
+        Tensor<double>& leaf = leaves[k];
+        const Tensor<double> analytic_grad = leaf.grad();
+        double* x = leaf.data();
+        for (index_t j = 0; j < leaf.numel(); ++j) {
+            const double saved = x[j];
+            x[j] = saved + eps;
+            const double plus = weighted_sum();
+            x[j] = saved - eps;
+            const double minus = weighted_sum();
+            x[j] = saved;
+            const double numeric = (plus - minus) / (2.0 * eps);
+            const double analytic = analytic_grad.defined() ? analytic_grad.data()[j] : 0.0;
+            const double abs_error = std::abs(analytic - numeric);
+            const double rel_error = abs_error / std::max({1.0, std::abs(analytic), std::abs(numeric)});
+            ++report.elements_checked;
+            report.max_abs_error = std::max(report.max_abs_error, abs_error);
+            // NaN compares false with everything, so test for it explicitly: a NaN
+            // gradient is the worst element and fails the check.
+            const bool first = report.worst_input < 0;
+            const bool worse = std::isnan(rel_error) || rel_error > report.max_rel_error;
+            if ((first || worse) && !std::isnan(report.max_rel_error)) {
+                report.max_rel_error = rel_error;
+                report.worst_input = static_cast<int>(k);
+                report.worst_index = j;
+                report.analytic = analytic;
+                report.numeric = numeric;
+            }
+            if (!(rel_error <= tol)) report.passed = false;
+        }
+    }
+    return report;
+}
+
+}  // namespace detail
 
 // fn: callable taking const std::vector<Tensor<double>>& and returning a Tensor<double>.
 // Only inputs with requires_grad() set are perturbed and checked; if none is set,
@@ -83,40 +130,39 @@ GradcheckReport gradcheck(Fn&& fn, const std::vector<Tensor<double>>& inputs, do
         return (y.flat() * weights.flat()).sum();
     };
 
-    GradcheckReport report;
+    return detail::compare_with_differences(leaves, checked, weighted_sum, eps, tol);
+}
+
+// The same check for a model: fn() takes no inputs and reads `parameters`
+// (e.g. module.parameters(): leaves that require grad) where they are; each
+// element is perturbed in place and restored, so the model's values are
+// unchanged afterwards. Any grads the parameters held before are replaced.
+template <typename Fn>
+GradcheckReport gradcheck_parameters(Fn&& fn, const std::vector<Tensor<double>>& parameters, double eps = 1e-6,
+                                     double tol = 1e-6, std::uint64_t seed = 0) {
+    detail::check(!parameters.empty(), "loom::gradcheck_parameters: no parameters given");
+    detail::check(eps > 0 && tol > 0, "loom::gradcheck_parameters: eps (", eps, ") and tol (", tol,
+                  ") must be positive");
+    std::vector<Tensor<double>> leaves = parameters;
     for (std::size_t k = 0; k < leaves.size(); ++k) {
-        if (!checked[k]) continue;
-        Tensor<double>& leaf = leaves[k];
-        const Tensor<double> analytic_grad = leaf.grad();
-        double* x = leaf.data();
-        for (index_t j = 0; j < leaf.numel(); ++j) {
-            const double saved = x[j];
-            x[j] = saved + eps;
-            const double plus = weighted_sum();
-            x[j] = saved - eps;
-            const double minus = weighted_sum();
-            x[j] = saved;
-            const double numeric = (plus - minus) / (2.0 * eps);
-            const double analytic = analytic_grad.defined() ? analytic_grad.data()[j] : 0.0;
-            const double abs_error = std::abs(analytic - numeric);
-            const double rel_error = abs_error / std::max({1.0, std::abs(analytic), std::abs(numeric)});
-            ++report.elements_checked;
-            report.max_abs_error = std::max(report.max_abs_error, abs_error);
-            // NaN compares false with everything, so test for it explicitly: a NaN
-            // gradient is the worst element and fails the check.
-            const bool first = report.worst_input < 0;
-            const bool worse = std::isnan(rel_error) || rel_error > report.max_rel_error;
-            if ((first || worse) && !std::isnan(report.max_rel_error)) {
-                report.max_rel_error = rel_error;
-                report.worst_input = static_cast<int>(k);
-                report.worst_index = j;
-                report.analytic = analytic;
-                report.numeric = numeric;
-            }
-            if (!(rel_error <= tol)) report.passed = false;
-        }
+        detail::check(leaves[k].requires_grad(), "loom::gradcheck_parameters: parameter ", k, " (shape ",
+                      leaves[k].shape(), ") does not require grad");
+        leaves[k].zero_grad();
     }
-    return report;
+    Tensor<double> output = fn();
+    detail::check(output.requires_grad(), "loom::gradcheck_parameters: the function's output does not depend on",
+                  " the parameters (shape ", output.shape(), ")");
+    Generator generator(seed);
+    const Tensor<double> weights = Tensor<double>::normal(output.shape(), 0.0, 1.0, generator);
+    output.backward(weights);
+    auto weighted_sum = [&]() {
+        NoGradGuard no_grad;
+        const Tensor<double> y = fn();
+        detail::check(y.shape() == weights.shape(), "loom::gradcheck_parameters: the function's output shape changed",
+                      " from ", weights.shape(), " to ", y.shape(), " between calls");
+        return (y.flat() * weights.flat()).sum();
+    };
+    return detail::compare_with_differences(leaves, std::vector<bool>(leaves.size(), true), weighted_sum, eps, tol);
 }
 
 }  // namespace loom

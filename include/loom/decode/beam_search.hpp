@@ -7,6 +7,11 @@
 //                                  occurs in y_<n, else 1                  (repetition penalty)
 //   score              S(Y) / lp(Y),  lp(Y) = ((5 + L)^α) / ((5 + 1)^α)  (GNMT length normalisation,
 //                                  Wu et al. 2016; α = 0 turns it off: lp = 1)
+//   coverage penalty   cp(Y)     = β Σ_i log(min(max(c_i, ε), 1)),  c_i = Σ_t a_t,i the attention
+//                                  the hypothesis paid to source position i (GNMT, Wu et al. 2016;
+//                                  encoder–decoder models only, Decoder::source_coverage();
+//                                  ε = 1e-10 keeps a never-read position finite; β = 0 turns it off)
+//   finished score     S(Y) / lp(Y) + cp(Y)
 // The repetition penalty is CTRL's (Keskar et al. 2019) applied to
 // log-probabilities: a token the hypothesis has already generated (the prompt
 // does not count) has its log-probability, which is <= 0, multiplied by θ, so
@@ -26,7 +31,8 @@
 //       if |finished| >= n and no live hypothesis can beat the n-th best finished:
 //           bound = max(S / lp(s + 1), S / lp(max_new_tokens)) for the best live S
 //           (S can only fall, since every r·log p <= 0; lp is monotone in L,
-//           so the best a continuation can do is at one of the two ends); stop
+//           so the best a continuation can do is at one of the two ends; cp <= 0,
+//           so the bound holds with the coverage penalty too); stop
 //           when bound <= n-th best finished score
 //       decoder.reorder(parents of next_live)        // state rows follow their parents
 //       logp = decoder.advance(last tokens of next_live)   // ONE call, batch = |next_live|
@@ -59,16 +65,42 @@ struct BeamSearchOptions {
     double length_penalty = 0.0;       // α of lp(Y) = ((5 + L) / 6)^α; 0: off
     double repetition_penalty = 1.0;   // θ > 0 on the log-probabilities of repeated tokens; 1: off
     index_t num_results = 1;           // n: how many hypotheses to return (1 .. beam_width)
+    double coverage_penalty = 0.0;     // β >= 0 of cp(Y); 0: off (needs Decoder::source_coverage())
 };
 
 struct Hypothesis {
     std::vector<index_t> tokens;  // generated ids, without the prompt and the end token
-    double score = 0.0;           // penalised sum / lp(L)
+    double score = 0.0;           // penalised sum / lp(L) + cp
     double log_probability = 0.0; // Σ log p of the tokens (and of the end token, when finished)
     bool finished = false;        // ended with the end token (otherwise it reached max_new_tokens)
     // L in lp(Y): the number of generated tokens, end token included.
     index_t length() const { return static_cast<index_t>(tokens.size()) + (finished ? 1 : 0); }
 };
+
+namespace detail {
+
+// β Σ_i log(min(max(c_i, ε), 1)) for every row of the decoder's attention sums.
+template <typename T>
+void coverage_penalties(const char* op, const Decoder<T>& decoder, double beta, std::vector<double>& penalties) {
+    const Tensor<T> coverage = decoder.source_coverage();
+    const auto rows = static_cast<index_t>(penalties.size());
+    if (!coverage.defined())
+        fail(op, ": coverage_penalty needs a decoder that attends to a source (Decoder::source_coverage()); ",
+             readable_type_name(typeid(decoder)), " reports none");
+    if (coverage.rank() != 2 || coverage.shape()[0] != rows)
+        fail(op, ": source_coverage() must be [", rows, " rows, source], got ", coverage.shape());
+    const index_t source = coverage.shape()[1];
+    for (index_t row = 0; row < rows; ++row) {
+        double sum = 0.0;
+        for (index_t i = 0; i < source; ++i) {
+            const double c = static_cast<double>(coverage.data()[row * source + i]);
+            sum += std::log(std::min(std::max(c, 1e-10), 1.0));
+        }
+        penalties[static_cast<std::size_t>(row)] = beta * sum;
+    }
+}
+
+}  // namespace detail
 
 // GNMT length normalisation: ((5 + L)^α) / ((5 + 1)^α).
 inline double length_normalisation(index_t length, double alpha) {
@@ -93,6 +125,8 @@ std::vector<Hypothesis> beam_search(Decoder<T>& decoder, const std::vector<index
         detail::fail(op, ": length_penalty must be finite, got ", options.length_penalty);
     if (!(options.repetition_penalty > 0.0 && std::isfinite(options.repetition_penalty)))
         detail::fail(op, ": repetition_penalty must be finite and > 0, got ", options.repetition_penalty);
+    if (!(options.coverage_penalty >= 0.0 && std::isfinite(options.coverage_penalty)))
+        detail::fail(op, ": coverage_penalty must be finite and >= 0, got ", options.coverage_penalty);
     if (options.end_token && (*options.end_token < 0 || *options.end_token >= vocabulary))
         detail::fail(op, ": end_token ", *options.end_token, " is not in the vocabulary of size ", vocabulary);
 
@@ -121,9 +155,12 @@ std::vector<Hypothesis> beam_search(Decoder<T>& decoder, const std::vector<index
     std::vector<Live> live(1);
     Tensor<T> log_probs = decoder.start(prompt, 1);
     std::vector<Candidate> candidates;
+    std::vector<double> row_coverage_penalty;  // cp of each live row, what a hypothesis finishing from it gets
     for (index_t step = 1;; ++step) {
         const auto rows = static_cast<index_t>(live.size());
         detail::check_log_prob_shape(op, step == 1 ? "start" : "advance", log_probs, rows, vocabulary);
+        row_coverage_penalty.assign(static_cast<std::size_t>(rows), 0.0);
+        if (options.coverage_penalty != 0.0) detail::coverage_penalties(op, decoder, options.coverage_penalty, row_coverage_penalty);
         candidates.clear();
         for (index_t row = 0; row < rows; ++row) {
             const T* values = log_probs.data() + row * vocabulary;
@@ -154,7 +191,10 @@ std::vector<Hypothesis> beam_search(Decoder<T>& decoder, const std::vector<index
             const Live& parent = live[static_cast<std::size_t>(c.parent)];
             if (options.end_token && c.token == *options.end_token) {
                 if (rank < k)
-                    add_finished(Hypothesis{parent.tokens, c.penalised / length_normalisation(step, alpha), c.raw, true});
+                    add_finished(Hypothesis{parent.tokens,
+                                            c.penalised / length_normalisation(step, alpha) +
+                                                row_coverage_penalty[static_cast<std::size_t>(c.parent)],
+                                            c.raw, true});
                 continue;
             }
             Live child{parent.tokens, c.penalised, c.raw};
@@ -164,8 +204,11 @@ std::vector<Hypothesis> beam_search(Decoder<T>& decoder, const std::vector<index
             tokens.push_back(c.token);
         }
         if (step == options.max_new_tokens) {
-            for (Live& h : next)
-                add_finished(Hypothesis{std::move(h.tokens), h.penalised / length_normalisation(step, alpha), h.raw, false});
+            for (std::size_t i = 0; i < next.size(); ++i)
+                add_finished(Hypothesis{std::move(next[i].tokens),
+                                        next[i].penalised / length_normalisation(step, alpha) +
+                                            row_coverage_penalty[static_cast<std::size_t>(parents[i])],
+                                        next[i].raw, false});
             break;
         }
         if (next.empty()) break;

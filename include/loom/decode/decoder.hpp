@@ -72,6 +72,10 @@ public:
     // Keep rows `rows` (indices into the current batch, may repeat or drop rows),
     // in that order; the batch becomes rows.size(). Identity must be free.
     virtual void reorder(const std::vector<index_t>& rows) = 0;
+    // An encoder–decoder's attention sums Σ_t a_t over the source, [rows, S],
+    // for beam search's coverage penalty. Optional: undefined means the
+    // decoder attends to no source.
+    virtual Tensor<T> source_coverage() const { return Tensor<T>(); }
     // Forget everything; one row per prompt, row i having read prompts[i]
     // (each non-empty; lengths may differ). Returns log-probs [prompts.size(), V].
     // Optional: the default says that this decoder cannot do it.
