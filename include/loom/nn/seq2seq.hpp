@@ -197,104 +197,16 @@ public:
 
     // Runs the encoder over source [B, S] (lengths: each row's real length,
     // empty: all S) and returns the memory and the decoder's first state.
-    EncodedSource<T> encode(const IndexTensor& source, const std::vector<index_t>& lengths = {}) {
-        const char* op = "loom::Seq2Seq::encode";
-        detail::check(source.rank() == 2 && source.shape()[1] > 0, op, ": source must be [batch, length] with length "
-                      ">= 1, got shape ", source.shape());
-        const index_t batch = source.shape()[0], length = source.shape()[1];
-        detail::check(batch > 0, op, ": the batch is empty");
-        if (!lengths.empty()) detail::check_lengths(op, "source", lengths, batch, length, 1);
-        detail::check_ids(op, "source", source, config.source_vocabulary);
-
-        const Tensor<T> embedded = source_embedding(source);
-        Tensor<T> outputs, h_n, c_n;
-        if (encoder_lstm) {
-            LstmOutput<T> encoded = (*encoder_lstm)(embedded, {}, lengths);
-            outputs = encoded.output;
-            h_n = encoded.state.h;
-            c_n = encoded.state.c;
-        } else {
-            RecurrentOutput<T> encoded = (*encoder_gru)(embedded, Tensor<T>(), lengths);
-            outputs = encoded.output;
-            h_n = encoded.h_n;
-        }
-        EncodedSource<T> encoded;
-        encoded.initial.h = tanh(bridge_h(top_layer_state(h_n, batch)));
-        if (encoder_lstm) encoded.initial.c = bridge_c(top_layer_state(c_n, batch));
-        if (bahdanau) encoded.memory = bahdanau->prepare(outputs, lengths);
-        if (luong) encoded.memory = luong->prepare(outputs, lengths);
-        if (config.coverage) encoded.initial.coverage = Tensor<T>::zeros(Shape{batch, length});
-        return encoded;
-    }
+    EncodedSource<T> encode(const IndexTensor& source, const std::vector<index_t>& lengths = {});
 
     // One decoder step: the embedded previous tokens [B, embedding_dim].
-    Seq2SeqStep<T> step(const Tensor<T>& embedded, const Seq2SeqState<T>& state, const EncodedMemory<T>& memory) {
-        Seq2SeqStep<T> result;
-        Tensor<T> input = embedded, context;
-        if (has_attention()) {
-            const AttentionStep<T> read =
-                bahdanau ? (*bahdanau)(state.h, memory, state.coverage) : (*luong)(state.h, memory, state.coverage);
-            context = read.context;
-            result.weights = read.weights;
-            result.coverage_loss = read.coverage_loss;
-            result.state.coverage = read.coverage;
-            input = concat(std::vector<Tensor<T>>{embedded, context}, 1);
-        }
-        if (decoder_lstm) {
-            const LstmState<T> next = (*decoder_lstm)(input, {state.h, state.c});
-            result.state.h = next.h;
-            result.state.c = next.c;
-        } else {
-            result.state.h = (*decoder_gru)(input, state.h);
-        }
-        result.features = context.defined() ? concat(std::vector<Tensor<T>>{result.state.h, context}, 1) : result.state.h;
-        return result;
-    }
+    Seq2SeqStep<T> step(const Tensor<T>& embedded, const Seq2SeqState<T>& state, const EncodedMemory<T>& memory);
 
     // The logits [..., target_vocabulary] of step features [..., feature_size()].
     Tensor<T> logits(const Tensor<T>& features) const { return output(features); }
 
     // Teacher-forced loss of a padded batch (the equations above).
-    Seq2SeqLoss<T> loss(const Seq2SeqBatch& batch) {
-        const char* op = "loom::Seq2Seq::loss";
-        const index_t rows = check_target(op, batch);
-        const index_t steps = batch.target.shape()[1] - 1;
-        const EncodedSource<T> encoded = encode(batch.source, batch.source_lengths);
-
-        std::vector<index_t> inputs, targets;  // y_{t−1} and y_t (ignore_index past each row's end)
-        for (index_t b = 0; b < rows; ++b)
-            for (index_t t = 0; t < steps; ++t) {
-                inputs.push_back(batch.target[b * (steps + 1) + t]);
-                targets.push_back(t + 1 < batch.target_lengths[static_cast<std::size_t>(b)]
-                                      ? batch.target[b * (steps + 1) + t + 1] : ignored);
-            }
-        const Tensor<T> embedded = target_embedding(IndexTensor(inputs, Shape{rows, steps}));
-        std::vector<Tensor<T>> features;
-        Tensor<T> coverage_sum;
-        Seq2SeqState<T> state = encoded.initial;
-        for (index_t t = 0; t < steps; ++t) {
-            Seq2SeqStep<T> next =
-                step(reshape(narrow(embedded, 1, t, 1), {rows, config.embedding_dim}), state, encoded.memory);
-            features.push_back(next.features);
-            if (config.coverage) {
-                const Tensor<T> step_loss = masked_coverage_loss(next, state, batch.target_lengths, t);
-                coverage_sum = coverage_sum.defined() ? add(coverage_sum, step_loss) : step_loss;
-            }
-            state = next.state;
-        }
-        const Tensor<T> logits = output(stack(features, 1));  // [B, T−1, V]
-        Seq2SeqLoss<T> result;
-        result.cross_entropy = cross_entropy(reshape(logits, {rows * steps, config.target_vocabulary}),
-                                             IndexTensor(targets, Shape{rows * steps}), ignored);
-        result.total = result.cross_entropy;
-        if (config.coverage) {
-            index_t tokens = 0;
-            for (index_t m : batch.target_lengths) tokens += m - 1;
-            result.coverage = mul(coverage_sum, T(1) / static_cast<T>(tokens));
-            result.total = add(result.total, mul(result.coverage, static_cast<T>(config.coverage_loss_weight)));
-        }
-        return result;
-    }
+    Seq2SeqLoss<T> loss(const Seq2SeqBatch& batch);
 
     index_t feature_size() const { return config.hidden_size + (has_attention() ? memory_size : 0); }
 
@@ -316,27 +228,12 @@ private:
 
     // [h→ ; h←] of the top layer from a state [D·L, B, H] (PyTorch's row order:
     // layer k's forward direction at row D·k, its reverse at D·k + 1).
-    Tensor<T> top_layer_state(const Tensor<T>& state, index_t batch) const {
-        const index_t H = config.hidden_size, top = (config.encoder_layers - 1) * directions;
-        std::vector<Tensor<T>> parts;
-        for (index_t d = 0; d < directions; ++d) parts.push_back(reshape(narrow(state, 0, top + d, 1), {batch, H}));
-        return directions == 1 ? parts[0] : concat(parts, 1);
-    }
+    Tensor<T> top_layer_state(const Tensor<T>& state, index_t batch) const;
 
     // The step's coverage loss over the rows whose target is still running
     // (t < m_b − 1): min(0, cov) = 0, so zeroing a_t in the other rows drops them.
     Tensor<T> masked_coverage_loss(const Seq2SeqStep<T>& next, const Seq2SeqState<T>& before,
-                                   const std::vector<index_t>& target_lengths, index_t t) const {
-        const auto rows = static_cast<index_t>(target_lengths.size());
-        std::vector<T> running(target_lengths.size());
-        bool all_running = true;
-        for (std::size_t b = 0; b < target_lengths.size(); ++b) {
-            running[b] = t + 1 < target_lengths[b] ? T(1) : T(0);
-            all_running = all_running && running[b] == T(1);
-        }
-        if (all_running) return next.coverage_loss;
-        return coverage_loss(mul(next.weights, Tensor<T>::from_vector(running, Shape{rows, 1})), before.coverage);
-    }
+                                   const std::vector<index_t>& target_lengths, index_t t) const;
 
     index_t check_target(const char* op, const Seq2SeqBatch& batch) const {
         detail::check(batch.source.rank() == 2 && batch.target.rank() == 2, op,
@@ -352,5 +249,128 @@ private:
         return rows;
     }
 };
+
+// The member functions that run the layers are defined here, outside the
+// class, so that a program can compile them once (extern template; see
+// examples/seq2seq_model.hpp).
+
+template <typename T>
+EncodedSource<T> Seq2Seq<T>::encode(const IndexTensor& source, const std::vector<index_t>& lengths) {
+    const char* op = "loom::Seq2Seq::encode";
+    detail::check(source.rank() == 2 && source.shape()[1] > 0, op, ": source must be [batch, length] with length "
+                  ">= 1, got shape ", source.shape());
+    const index_t batch = source.shape()[0], length = source.shape()[1];
+    detail::check(batch > 0, op, ": the batch is empty");
+    if (!lengths.empty()) detail::check_lengths(op, "source", lengths, batch, length, 1);
+    detail::check_ids(op, "source", source, config.source_vocabulary);
+
+    const Tensor<T> embedded = source_embedding(source);
+    Tensor<T> outputs, h_n, c_n;
+    if (encoder_lstm) {
+        LstmOutput<T> encoded = (*encoder_lstm)(embedded, {}, lengths);
+        outputs = encoded.output;
+        h_n = encoded.state.h;
+        c_n = encoded.state.c;
+    } else {
+        RecurrentOutput<T> encoded = (*encoder_gru)(embedded, Tensor<T>(), lengths);
+        outputs = encoded.output;
+        h_n = encoded.h_n;
+    }
+    EncodedSource<T> encoded;
+    encoded.initial.h = tanh(bridge_h(top_layer_state(h_n, batch)));
+    if (encoder_lstm) encoded.initial.c = bridge_c(top_layer_state(c_n, batch));
+    if (bahdanau) encoded.memory = bahdanau->prepare(outputs, lengths);
+    if (luong) encoded.memory = luong->prepare(outputs, lengths);
+    if (config.coverage) encoded.initial.coverage = Tensor<T>::zeros(Shape{batch, length});
+    return encoded;
+}
+
+template <typename T>
+Seq2SeqStep<T> Seq2Seq<T>::step(const Tensor<T>& embedded, const Seq2SeqState<T>& state, const EncodedMemory<T>& memory) {
+    Seq2SeqStep<T> result;
+    Tensor<T> input = embedded, context;
+    if (has_attention()) {
+        const AttentionStep<T> read =
+            bahdanau ? (*bahdanau)(state.h, memory, state.coverage) : (*luong)(state.h, memory, state.coverage);
+        context = read.context;
+        result.weights = read.weights;
+        result.coverage_loss = read.coverage_loss;
+        result.state.coverage = read.coverage;
+        input = concat(std::vector<Tensor<T>>{embedded, context}, 1);
+    }
+    if (decoder_lstm) {
+        const LstmState<T> next = (*decoder_lstm)(input, {state.h, state.c});
+        result.state.h = next.h;
+        result.state.c = next.c;
+    } else {
+        result.state.h = (*decoder_gru)(input, state.h);
+    }
+    result.features = context.defined() ? concat(std::vector<Tensor<T>>{result.state.h, context}, 1) : result.state.h;
+    return result;
+}
+
+template <typename T>
+Seq2SeqLoss<T> Seq2Seq<T>::loss(const Seq2SeqBatch& batch) {
+    const char* op = "loom::Seq2Seq::loss";
+    const index_t rows = check_target(op, batch);
+    const index_t steps = batch.target.shape()[1] - 1;
+    const EncodedSource<T> encoded = encode(batch.source, batch.source_lengths);
+
+    std::vector<index_t> inputs, targets;  // y_{t−1} and y_t (ignore_index past each row's end)
+    for (index_t b = 0; b < rows; ++b)
+        for (index_t t = 0; t < steps; ++t) {
+            inputs.push_back(batch.target[b * (steps + 1) + t]);
+            targets.push_back(t + 1 < batch.target_lengths[static_cast<std::size_t>(b)]
+                                  ? batch.target[b * (steps + 1) + t + 1] : ignored);
+        }
+    const Tensor<T> embedded = target_embedding(IndexTensor(inputs, Shape{rows, steps}));
+    std::vector<Tensor<T>> features;
+    Tensor<T> coverage_sum;
+    Seq2SeqState<T> state = encoded.initial;
+    for (index_t t = 0; t < steps; ++t) {
+        Seq2SeqStep<T> next =
+            step(reshape(narrow(embedded, 1, t, 1), {rows, config.embedding_dim}), state, encoded.memory);
+        features.push_back(next.features);
+        if (config.coverage) {
+            const Tensor<T> step_loss = masked_coverage_loss(next, state, batch.target_lengths, t);
+            coverage_sum = coverage_sum.defined() ? add(coverage_sum, step_loss) : step_loss;
+        }
+        state = next.state;
+    }
+    const Tensor<T> logits = output(stack(features, 1));  // [B, T−1, V]
+    Seq2SeqLoss<T> result;
+    result.cross_entropy = cross_entropy(reshape(logits, {rows * steps, config.target_vocabulary}),
+                                         IndexTensor(targets, Shape{rows * steps}), ignored);
+    result.total = result.cross_entropy;
+    if (config.coverage) {
+        index_t tokens = 0;
+        for (index_t m : batch.target_lengths) tokens += m - 1;
+        result.coverage = mul(coverage_sum, T(1) / static_cast<T>(tokens));
+        result.total = add(result.total, mul(result.coverage, static_cast<T>(config.coverage_loss_weight)));
+    }
+    return result;
+}
+
+template <typename T>
+Tensor<T> Seq2Seq<T>::top_layer_state(const Tensor<T>& state, index_t batch) const {
+    const index_t H = config.hidden_size, top = (config.encoder_layers - 1) * directions;
+    std::vector<Tensor<T>> parts;
+    for (index_t d = 0; d < directions; ++d) parts.push_back(reshape(narrow(state, 0, top + d, 1), {batch, H}));
+    return directions == 1 ? parts[0] : concat(parts, 1);
+}
+
+template <typename T>
+Tensor<T> Seq2Seq<T>::masked_coverage_loss(const Seq2SeqStep<T>& next, const Seq2SeqState<T>& before,
+                                             const std::vector<index_t>& target_lengths, index_t t) const {
+    const auto rows = static_cast<index_t>(target_lengths.size());
+    std::vector<T> running(target_lengths.size());
+    bool all_running = true;
+    for (std::size_t b = 0; b < target_lengths.size(); ++b) {
+        running[b] = t + 1 < target_lengths[b] ? T(1) : T(0);
+        all_running = all_running && running[b] == T(1);
+    }
+    if (all_running) return next.coverage_loss;
+    return coverage_loss(mul(next.weights, Tensor<T>::from_vector(running, Shape{rows, 1})), before.coverage);
+}
 
 }  // namespace loom
