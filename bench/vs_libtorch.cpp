@@ -53,6 +53,9 @@
 //       context as libtorch's. The libtorch side is gpt_gen's.
 //   ctc_loss — log_softmax + CTC loss + backward on logits [T=200, B=32, C=60]
 //       with targets of 40 labels (bench/vs_libtorch_ctc.hpp).
+//   seq2seq_train, seq2seq_beam5 — examples/seq2seq's BiLSTM encoder–decoder
+//       with Bahdanau attention: a training step on 64 date pairs, and beam
+//       search of width 5 over 16 sources (bench/vs_libtorch_seq2seq.hpp).
 //   lstm_gen_greedy_bf16, lstm_gen_greedy_int8 — lstm_gen_greedy with loom's
 //       model converted by loom::quantize (bf16, or int8 with per-row scales;
 //       loom/nn/quantize.hpp); the libtorch side is lstm_gen_greedy's fp32.
@@ -111,6 +114,7 @@
 #include "../examples/char_gpt_model.hpp"
 #include "../examples/char_model.hpp"
 #include "vs_libtorch_ctc.hpp"
+#include "vs_libtorch_seq2seq.hpp"
 
 namespace {
 
@@ -716,6 +720,11 @@ double loom_workload_ms(const std::string& workload, int iterations) {
         vs_libtorch_ctc::LoomCtc side;
         return median_ms([&] { side.step(); }, 3, iterations);
     }
+    if (workload == "seq2seq_train") {
+        vs_libtorch_seq2seq::LoomTrain side;
+        return median_ms([&] { side.step(); }, 3, iterations);
+    }
+    if (workload == "seq2seq_beam5") return median_ms([] { vs_libtorch_seq2seq::loom_beam(); }, 2, iterations);
     LoomTrain side(workload.substr(0, workload.size() - 6));
     return median_ms([&] { side.step(); }, 3, iterations);
 }
@@ -738,6 +747,11 @@ double torch_workload_ms(const std::string& workload, int iterations) {
         vs_libtorch_ctc::TorchCtc side;
         return median_ms([&] { side.step(); }, 3, iterations);
     }
+    if (workload == "seq2seq_train") {
+        vs_libtorch_seq2seq::TorchTrain side;
+        return median_ms([&] { side.step(); }, 3, iterations);
+    }
+    if (workload == "seq2seq_beam5") return median_ms([] { vs_libtorch_seq2seq::torch_beam(); }, 2, iterations);
     TorchTrain side(workload.substr(0, workload.size() - 6));
     return median_ms([&] { side.step(); }, 3, iterations);
 }
@@ -745,7 +759,8 @@ double torch_workload_ms(const std::string& workload, int iterations) {
 bool known_workload(const std::string& w) {
     return w == "lstm_gen_greedy" || w == "lstm_gen_beam5" || w == "lstm_train" || w == "gru_train" || w == "rnn_train" ||
            w == "conv_train" || w == "gpt_train" || w == "gpt_gen" || w == "gpt_gen_window" || w == "ctc_loss" ||
-           w == "lstm_gen_greedy_bf16" || w == "lstm_gen_greedy_int8" || w == "gpt_gen_bf16" || w == "gpt_gen_int8";
+           w == "lstm_gen_greedy_bf16" || w == "lstm_gen_greedy_int8" || w == "gpt_gen_bf16" || w == "gpt_gen_int8" ||
+           w == "seq2seq_train" || w == "seq2seq_beam5";
 }
 
 std::vector<std::string> split(const std::string& text) {
@@ -764,7 +779,7 @@ int main(int argc, char** argv) {
     bool loom_side = false;
     std::string thread_list = "1,2", workload_list =
         "lstm_train,gru_train,rnn_train,lstm_gen_greedy,lstm_gen_greedy_bf16,lstm_gen_greedy_int8,lstm_gen_beam5,"
-        "conv_train,gpt_train,gpt_gen,gpt_gen_bf16,gpt_gen_int8,gpt_gen_window,ctc_loss";
+        "conv_train,gpt_train,gpt_gen,gpt_gen_bf16,gpt_gen_int8,gpt_gen_window,ctc_loss,seq2seq_train,seq2seq_beam5";
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         const bool has_value = i + 1 < argc;
