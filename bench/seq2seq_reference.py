@@ -3,30 +3,28 @@
 evaluation, so that held-out exact match can be compared (the quality target:
 loom and PyTorch within 0.5 points).
 
-What is the same as seq2seq (examples/seq2seq.cpp, seq2seq_tasks.hpp,
-loom/nn/seq2seq.hpp, loom/nn/memory_attention.hpp):
-  - the random numbers: loom::Generator (xoshiro256**, splitmix64 seeding,
-    below() by rejection, Box-Muller with the spare kept) is ported bit for bit,
-    so the held-out pairs (their own Generator(20261206)), the initial weights
-    (drawn in loom's construction order) and the training pairs
-    (Generator(generator.next_u64()) after the model) are the C++ program's;
-  - data: dates 1950-01-01 .. 2049-12-31 in 16 formats -> ISO 8601, or numbers
-    below a million in words -> digits; 1 item in 20 held out by the
-    splitmix64-finaliser hash; source ids = index in the source alphabet,
-    target ids 0 begin, 1 end, 2 + index in the target alphabet;
-  - model: Embedding -> bidirectional 1-layer LSTM over packed lengths ->
-    s_0 = tanh(bridge_h [h_fwd; h_bwd]), c_0 = bridge_c [c_fwd; c_bwd];
-    LSTMCell decoder reading [E_tgt y_{t-1}; ctx_t], attention queried with
-    s_{t-1} (Bahdanau additive, or Luong general), masked softmax over each
-    source's length, output Linear on [s_t; ctx_t]; the parameter names and
-    their order are loom's;
+The same as seq2seq (examples/seq2seq.cpp and seq2seq_tasks.hpp,
+loom/nn/seq2seq.hpp, loom/nn/memory_attention.hpp, loom/decode/seq2seq_decoder.hpp):
+  - random numbers: loom::Generator (xoshiro256**, splitmix64 seeding, below()
+    by rejection, Box-Muller keeping the spare) is ported bit for bit, so the
+    held-out pairs (their own Generator(20261206)), the initial weights (drawn in
+    loom's construction order) and the training pairs (Generator(next_u64())
+    after the model) are the C++ program's own, value for value;
+  - data: dates 1950..2049 in 16 formats -> ISO 8601, or numbers in words ->
+    digits, 1 item in 20 held out by hash; source id = index in the source
+    alphabet, target ids 0 begin, 1 end, 2 + index in the target alphabet;
+  - model: BiLSTM encoder over packed lengths, s_0 = tanh(bridge_h [h_fwd; h_bwd]),
+    c_0 = bridge_c [c_fwd; c_bwd]; LSTMCell decoder on [E_tgt y_{t-1}; ctx_t],
+    attention (Bahdanau additive or Luong general) queried with s_{t-1} and
+    masked to each source's length; output Linear on [s_t; ctx_t]; loom's
+    parameter names and order;
   - recipe: teacher forcing, mean cross-entropy over the real target tokens,
-    Adam(lr, 0.9, 0.999, eps 1e-8), global grad-norm clip 5, constant rate,
-    batch 64, 3000 steps, held-out loss every 500 steps;
-  - evaluation: greedy decoding in batches of --batch, max length 24; a pair
-    is right iff decoding ended with the end token and the string is the target.
-What differs: float summation order (BLAS, fused ops), so the two runs start
-from the same point on the same data and drift apart during training.
+    Adam(lr, 0.9, 0.999, 1e-8), global grad-norm clip 5, constant rate;
+  - evaluation: held-out loss every 500 steps; at the end greedy decoding in
+    batches of --batch, at most 24 tokens; a pair is right iff decoding ended
+    with the end token and the string equals the target.
+Only the float rounding differs (summation orders, BLAS), so the two runs start
+from the same weights on the same batches and drift apart slowly.
 
 Usage (Debian's python3 with python3-torch):
   /usr/bin/python3 bench/seq2seq_reference.py --attention bahdanau --threads 2
@@ -78,7 +76,7 @@ def rotl(x, k):
     return ((x << k) | (x >> (64 - k))) & MASK
 
 
-def splitmix64_finaliser(z):
+def splitmix64_finaliser(z):  # also the held-out hash of seq2seq_tasks.hpp
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
     return z ^ (z >> 31)
@@ -105,7 +103,7 @@ class Generator:
         self.s = [s0, s1, s2 ^ t, rotl(s3, 45)]
         return result
 
-    def uniform(self):
+    def uniform(self):  # [0, 1) with 53 random bits
         return (self.next_u64() >> 11) * 2.0 ** -53
 
     def below(self, bound):
@@ -169,20 +167,17 @@ def format_date(d, f):
             f"{day}-{short}-{yy}", f"{short.upper()} {dd} {year}"][f]
 
 
-def number_words(n):
+def number_words(n):  # "three hundred forty-two thousand seven"
     def below_thousand(k):
-        words = ""
-        if k >= 100:
-            words, k = ONES[k // 100] + " hundred", k % 100
-            if k == 0:
-                return words
-            words += " "
-        if k < 20:
-            return words + ONES[k]
-        return words + TENS[k // 10] + ("-" + ONES[k % 10] if k % 10 else "")
-    if n < 1000:
-        return below_thousand(n)
-    return below_thousand(n // 1000) + " thousand" + (" " + below_thousand(n % 1000) if n % 1000 else "")
+        hundreds, k = (ONES[k // 100] + " hundred" if k >= 100 else ""), k % 100
+        if hundreds and k == 0:
+            return hundreds
+        rest = ONES[k] if k < 20 else TENS[k // 10] + ("-" + ONES[k % 10] if k % 10 else "")
+        return (hundreds + " " if hundreds else "") + rest
+    thousands = below_thousand(n // 1000) + " thousand" if n >= 1000 else ""
+    if thousands and n % 1000 == 0:
+        return thousands
+    return (thousands + " " if thousands else "") + below_thousand(n % 1000)
 
 
 def draw_pair(task, validation, g):
@@ -221,18 +216,15 @@ class Seq2Seq(nn.Module):
         self.target_embedding = nn.Embedding(OFFSET + len(TARGET_ALPHABET), E)
         self.decoder = nn.LSTMCell(E + (M if attention != "none" else 0), H)
         coverage_layer = nn.Linear(1, H, bias=False)  # loom builds it always, registers it with coverage only
-        if attention == "bahdanau":  # A = H
-            self.attention = nn.Module()
-            self.attention.memory_layer = nn.Linear(M, H)
-            self.attention.query_layer = nn.Linear(H, H, bias=False)
-            self.attention.energy = nn.Linear(H, 1, bias=False)
+        if attention != "none":
+            self.attention = a = nn.Module()
+            a.memory_layer = nn.Linear(M, H, bias=attention == "bahdanau")  # Bahdanau: W_h, b_h; Luong: W_a
+        if attention == "bahdanau":  # attention size A = H
+            a.query_layer, a.energy = nn.Linear(H, H, bias=False), nn.Linear(H, 1, bias=False)  # W_s, v^T
             if coverage:
-                self.attention.coverage_layer = coverage_layer
-        elif attention == "luong":
-            self.attention = nn.Module()
-            self.attention.memory_layer = nn.Linear(M, H, bias=False)
-            if coverage:
-                self.attention.coverage_weight = nn.Parameter(torch.zeros(1))
+                a.coverage_layer = coverage_layer
+        elif attention == "luong" and coverage:
+            a.coverage_weight = nn.Parameter(torch.zeros(1))
         self.output = nn.Linear(H + (M if attention != "none" else 0), len(TARGET_ALPHABET) + OFFSET)
 
         # loom's initial values, in the order loom's constructors draw them: the members of Seq2Seq's
@@ -254,9 +246,9 @@ class Seq2Seq(nn.Module):
         recurrent(self.encoder, ["_l0", "_l0_reverse"])
         recurrent(self.decoder, [""])
         if attention == "bahdanau":
-            linear(self.attention.memory_layer, self.attention.query_layer, self.attention.energy, coverage_layer)
+            linear(a.memory_layer, a.query_layer, a.energy, coverage_layer)
         elif attention == "luong":
-            linear(self.attention.memory_layer)
+            linear(a.memory_layer)
 
     def encode(self, source, lengths):
         packed = pack_padded_sequence(self.source_embedding(source), lengths, batch_first=True, enforce_sorted=False)
@@ -306,10 +298,9 @@ class Seq2Seq(nn.Module):
         logits = self.output(torch.stack(features, 1))
         labels = target[:, 1:].masked_fill(torch.arange(steps)[None, :] + 1 >= target_lengths[:, None], -100)
         cross_entropy = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
-        total = cross_entropy
-        if self.coverage:
-            total = total + coverage_weight * coverage_sum / float((target_lengths - 1).sum())
-        return total, cross_entropy
+        if not self.coverage:
+            return cross_entropy, cross_entropy
+        return cross_entropy + coverage_weight * coverage_sum / float((target_lengths - 1).sum()), cross_entropy
 
     @torch.no_grad()
     def translate_greedy(self, source, lengths, max_length):
@@ -343,7 +334,8 @@ def evaluate(model, pairs, args, decode):
         part = pairs[start:start + args.batch]
         source, source_lengths, target, target_lengths = make_batch(part)
         part_tokens = int((target_lengths - 1).sum())
-        total += model.loss(source, source_lengths, target, target_lengths, args.coverage_weight)[1].item() * part_tokens
+        cross_entropy = model.loss(source, source_lengths, target, target_lengths, args.coverage_weight)[1]
+        total += cross_entropy.item() * part_tokens
         tokens += part_tokens
         if decode:
             outputs, finished = model.translate_greedy(source, source_lengths, args.max_length)
@@ -352,9 +344,8 @@ def evaluate(model, pairs, args, decode):
 
 
 def duration(seconds):  # loom::format_duration: "1h2m5s", "3m0s", "42s"
-    total = int(seconds + 0.5)
-    return (f"{total // 3600}h" if total >= 3600 else "") + (f"{total % 3600 // 60}m" if total >= 60 else "") + \
-        f"{total % 60}s"
+    t = int(seconds + 0.5)
+    return (f"{t // 3600}h" if t >= 3600 else "") + (f"{t % 3600 // 60}m" if t >= 60 else "") + f"{t % 60}s"
 
 
 def main():
@@ -372,8 +363,8 @@ def main():
         parser.error("--coverage needs --attention bahdanau or luong")
     torch.set_num_threads(args.threads)
 
-    validation_generator = Generator(20261206)  # seq2seq_tasks::held_out_pairs: one generator for all pairs
-    held = [draw_pair(args.task, True, validation_generator) for _ in range(args.validation)]
+    held_generator = Generator(20261206)  # seq2seq_tasks::held_out_pairs: its own seed, one generator
+    held = [draw_pair(args.task, True, held_generator) for _ in range(args.validation)]
     generator = Generator(args.seed)
     model = Seq2Seq(args.attention, args.coverage, args.embedding, args.hidden, generator)
     pairs = Generator(generator.next_u64())  # after the model's draws, as in seq2seq.cpp
