@@ -103,9 +103,12 @@ std::vector<loom::index_t> target_ids(const std::string& text) {
         ids.push_back(kTargetOffset + static_cast<loom::index_t>(seq2seq_tasks::target_alphabet().find(c)));
     return ids;
 }
+// A model may emit the begin token (nothing forbids it); it is shown as '^',
+// which no target contains, so such an output never counts as correct.
 std::string target_text(const std::vector<loom::index_t>& ids) {
     std::string text;
-    for (loom::index_t id : ids) text += seq2seq_tasks::target_alphabet()[static_cast<std::size_t>(id - kTargetOffset)];
+    for (loom::index_t id : ids)
+        text += id < kTargetOffset ? '^' : seq2seq_tasks::target_alphabet()[static_cast<std::size_t>(id - kTargetOffset)];
     return text;
 }
 

@@ -1,7 +1,8 @@
 #include "test_util.hpp"
 
-// Tests for the inference-only step() of LSTM, GRU and RNN (loom/nn/lstm.hpp,
-// gru.hpp, rnn.hpp, kernels *_step_inference in loom/ops/) and of the example
+// Tests for the inference-only step() of LSTM, GRU and RNN and of the cells
+// LSTMCell and GRUCell (loom/nn/lstm.hpp, gru.hpp, rnn.hpp, kernels
+// *_step_inference in loom/ops/) and of the example
 // CharModel: T calls of step() give what forward() gives over the T-step
 // sequence, on one thread and on two (the hidden units split over threads);
 // step() refuses to run where a graph is expected, and checks its shapes.
@@ -169,6 +170,34 @@ TEMPLATE_TEST_CASE("GRU::step over T steps equals forward over the sequence", "[
             }
         }
     }
+}
+
+TEMPLATE_TEST_CASE("LSTMCell::step and GRUCell::step equal their forward()", "[inference_step][cell]", float, double) {
+    using T = TestType;
+    loom::Generator generator(23);
+    loom::LSTMCell<T> lstm(kInput, kHidden, generator);
+    loom::GRUCell<T> gru(kInput, kHidden, generator);
+    for (int threads : {1, 2}) {
+        ThreadScope scope(threads);
+        for (bool given_state : {false, true}) {
+            INFO(threads << " threads, initial state given: " << given_state);
+            const Tensor<T> x = loom_test::random_tensor<T>(Shape{3, kInput}, 31);
+            const Tensor<T> h = given_state ? loom_test::random_tensor<T>(Shape{3, kHidden}, 32, -0.9, 0.9) : Tensor<T>();
+            const Tensor<T> c = given_state ? loom_test::random_tensor<T>(Shape{3, kHidden}, 33, -2.0, 2.0) : Tensor<T>();
+            const loom::LstmState<T> want = lstm(x, {h, c});
+            const Tensor<T> want_gru = gru(x, h);
+            loom::NoGradGuard no_grad;
+            const loom::LstmState<T> got = lstm.step(x, {h, c});
+            check_close(got.h, want.h, tolerance<T>());
+            check_close(got.c, want.c, tolerance<T>());
+            check_close(gru.step(x, h), want_gru, tolerance<T>());
+        }
+    }
+    loom::NoGradGuard no_grad;
+    CHECK(contains(error_message([&] { lstm.step(Tensor<T>::zeros(Shape{3, kInput}), {Tensor<T>::zeros(Shape{2, kHidden}), Tensor<T>()}); }),
+                   "loom::LSTMCell::step: h and c must be [3, 256]"));
+    CHECK(contains(error_message([&] { gru.step(Tensor<T>::zeros(Shape{3, kInput}), Tensor<T>::zeros(Shape{3, 5})); }),
+                   "loom::GRUCell::step: h must be [3, 256], got [3, 5]"));
 }
 
 TEMPLATE_TEST_CASE("RNN::step over T steps equals forward over the sequence", "[inference_step][rnn]", float,

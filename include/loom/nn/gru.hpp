@@ -87,6 +87,20 @@ public:
         return gru(reshape(x, {x.shape()[0], 1, this->input_size}), w.w_ih, w.w_hh, w.b_ih, w.b_hh, h).h_n;
     }
     Tensor<T> operator()(const Tensor<T>& x, const Tensor<T>& h = Tensor<T>()) { return forward(x, h); }
+
+    // Inference only (under NoGradGuard): forward()'s values through the
+    // one-step kernel (gru_step_inference) — a decoding step.
+    Tensor<T> step(const Tensor<T>& x, const Tensor<T>& h = Tensor<T>()) const {
+        this->check_step("loom::GRUCell::step", x);
+        const index_t batch = x.shape()[0], H = this->hidden_size;
+        const Tensor<T> h0 = h.defined() ? h : Tensor<T>::zeros(Shape{batch, H});
+        detail::check(h0.shape() == Shape{batch, H}, "loom::GRUCell::step: h must be [", batch, ", ", H, "], got ",
+                      h0.shape());
+        const auto& w = this->layers[0];
+        Tensor<T> next = Tensor<T>::empty(Shape{batch, H});
+        gru_step_inference(x, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h0, next);
+        return next;
+    }
 };
 
 }  // namespace loom

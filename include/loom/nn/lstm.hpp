@@ -145,6 +145,22 @@ public:
         return {step.h_n, step.c_n};
     }
     LstmState<T> operator()(const Tensor<T>& x, const LstmState<T>& state = {}) { return forward(x, state); }
+
+    // Inference only (under NoGradGuard): forward()'s values without its graph
+    // and sequence bookkeeping, through the one-step kernel (lstm_step_inference)
+    // with the hidden units split over threads — a decoding step.
+    LstmState<T> step(const Tensor<T>& x, const LstmState<T>& state = {}) const {
+        this->check_step("loom::LSTMCell::step", x);
+        const index_t batch = x.shape()[0], H = this->hidden_size;
+        const auto& w = this->layers[0];
+        const Tensor<T> h = state.h.defined() ? state.h : Tensor<T>::zeros(Shape{batch, H});
+        const Tensor<T> c = state.c.defined() ? state.c : Tensor<T>::zeros(Shape{batch, H});
+        detail::check(h.shape() == Shape{batch, H} && c.shape() == Shape{batch, H}, "loom::LSTMCell::step: h and c must be [",
+                      batch, ", ", H, "], got ", h.shape(), " and ", c.shape());
+        LstmState<T> next{Tensor<T>::empty(Shape{batch, H}), Tensor<T>::empty(Shape{batch, H})};
+        lstm_step_inference(x, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h, c, next.h, next.c);
+        return next;
+    }
 };
 
 }  // namespace loom

@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "loom/autograd/grad_mode.hpp"
 #include "loom/data/seq2seq_batch.hpp"
 #include "loom/nn/embedding.hpp"
 #include "loom/nn/gru.hpp"
@@ -298,12 +299,15 @@ Seq2SeqStep<T> Seq2Seq<T>::step(const Tensor<T>& embedded, const Seq2SeqState<T>
         result.state.coverage = read.coverage;
         input = concat(std::vector<Tensor<T>>{embedded, context}, 1);
     }
+    // Decoding (no graph) takes the cells' one-step inference kernels.
+    const bool graph = is_grad_enabled();
     if (decoder_lstm) {
-        const LstmState<T> next = (*decoder_lstm)(input, {state.h, state.c});
+        const LstmState<T> next =
+            graph ? (*decoder_lstm)(input, {state.h, state.c}) : decoder_lstm->step(input, {state.h, state.c});
         result.state.h = next.h;
         result.state.c = next.c;
     } else {
-        result.state.h = (*decoder_gru)(input, state.h);
+        result.state.h = graph ? (*decoder_gru)(input, state.h) : decoder_gru->step(input, state.h);
     }
     result.features = context.defined() ? concat(std::vector<Tensor<T>>{result.state.h, context}, 1) : result.state.h;
     return result;
