@@ -37,31 +37,12 @@ import sys
 import time
 
 
-# The environment setup of bench/char_rnn_reference.py: OpenBLAS's core type and
-# thread count are read when the library loads, so they are set before `import torch`.
-def _threads_argument():
-    for i, arg in enumerate(sys.argv):
-        if arg == "--threads" and i + 1 < len(sys.argv):
-            return sys.argv[i + 1]
-        if arg.startswith("--threads="):
-            return arg.split("=", 1)[1]
-    return "1"
+# OpenBLAS's core type and thread count are read when the library loads, so
+# they are set (bench/torch_environment.py) before `import torch`.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_environment  # noqa: E402
 
-
-def _cpu_has_avx512():
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            return any(line.startswith("flags") and " avx512f" in line for line in cpuinfo)
-    except OSError:
-        return False
-
-
-if _cpu_has_avx512():
-    os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
-else:
-    os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", _threads_argument())
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+torch_environment.configure()
 
 import numpy as np  # noqa: E402  (after the environment above)
 import torch  # noqa: E402

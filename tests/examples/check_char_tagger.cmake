@@ -24,21 +24,10 @@ set(common --data ${DATA} --hidden 16 --embedding 8 --block 40 --batch 8 --eval-
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR})
 
-function(run_tagger name expected_code)
-    execute_process(COMMAND ${CHAR_TAGGER} ${ARGN}
-        RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
-    file(WRITE ${WORK_DIR}/${name}.out "${out}${err}")
-    if(NOT code STREQUAL "${expected_code}")
-        message(FATAL_ERROR "run ${name}: exit code ${code}, expected ${expected_code}\n${out}\n${err}")
-    endif()
-    set(run_output "${out}${err}" PARENT_SCOPE)
-endfunction()
-
-function(require_match name text pattern)
-    if(NOT text MATCHES "${pattern}")
-        message(FATAL_ERROR "run ${name}: the output does not match '${pattern}':\n${text}")
-    endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run_example.cmake)
+macro(run_tagger name expected_code)
+    run_example(${CHAR_TAGGER} ${name} ${expected_code} ${ARGN})
+endmacro()
 
 # 1. Both taggers, scores, passage and --tag.
 run_tagger(both 0 ${common} --steps 30 --out ${WORK_DIR}/run --tag "Tobeornottobe.")

@@ -26,21 +26,10 @@ set(common --hidden 16 --embedding 8 --batch 16 --validation 64 --eval-every 20 
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR})
 
-function(run_seq2seq name expected_code)
-    execute_process(COMMAND ${SEQ2SEQ} ${ARGN}
-        RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
-    file(WRITE ${WORK_DIR}/${name}.out "${out}${err}")
-    if(NOT code STREQUAL "${expected_code}")
-        message(FATAL_ERROR "run ${name}: exit code ${code}, expected ${expected_code}\n${out}\n${err}")
-    endif()
-    set(run_output "${out}${err}" PARENT_SCOPE)
-endfunction()
-
-function(require_match name text pattern)
-    if(NOT text MATCHES "${pattern}")
-        message(FATAL_ERROR "run ${name}: the output does not match '${pattern}':\n${text}")
-    endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run_example.cmake)
+macro(run_seq2seq name expected_code)
+    run_example(${SEQ2SEQ} ${name} ${expected_code} ${ARGN})
+endmacro()
 
 # The final validation loss and the exact-match line of a run's output.
 function(final_result text out_var)

@@ -25,21 +25,10 @@ file(MAKE_DIRECTORY ${WORK_DIR})
 
 # Runs word2vec with the given arguments; fails unless the exit code is
 # `expected_code`. Sets run_output (stdout and stderr) in the caller.
-function(run_word2vec name expected_code)
-    execute_process(COMMAND ${WORD2VEC} ${ARGN}
-        RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
-    file(WRITE ${WORK_DIR}/${name}.out "${out}${err}")
-    if(NOT code STREQUAL "${expected_code}")
-        message(FATAL_ERROR "run ${name}: exit code ${code}, expected ${expected_code}\n${out}\n${err}")
-    endif()
-    set(run_output "${out}${err}" PARENT_SCOPE)
-endfunction()
-
-function(require_match name text pattern)
-    if(NOT text MATCHES "${pattern}")
-        message(FATAL_ERROR "run ${name}: the output does not match '${pattern}':\n${text}")
-    endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run_example.cmake)
+macro(run_word2vec name expected_code)
+    run_example(${WORD2VEC} ${name} ${expected_code} ${ARGN})
+endmacro()
 
 function(files_equal a b result)
     execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${a} ${b} RESULT_VARIABLE code)
