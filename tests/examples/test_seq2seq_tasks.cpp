@@ -10,7 +10,7 @@
 #include <set>
 #include <string>
 
-#include "seq2seq_tasks.hpp"
+#include "../../examples/seq2seq_tasks.hpp"
 
 using loom_test::contains;
 using loom_test::error_message;
