@@ -60,6 +60,7 @@ struct Pairs {
             std::vector<loom::index_t> source, target;
             for (char c : pair.source) source.push_back(static_cast<loom::index_t>(seq2seq_tasks::source_alphabet().find(c)));
             for (char c : pair.target) target.push_back(2 + static_cast<loom::index_t>(seq2seq_tasks::target_alphabet().find(c)));
+            for (loom::index_t id : target) loom::detail::check(id >= 2, "vs_libtorch_seq2seq: a target character is outside the alphabet");
             sources.push_back(source);
             targets.push_back(target);
         }

@@ -99,8 +99,12 @@ std::vector<loom::index_t> source_ids(const std::string& text, const std::string
 }
 std::vector<loom::index_t> target_ids(const std::string& text) {
     std::vector<loom::index_t> ids;
-    for (char c : text)
-        ids.push_back(kTargetOffset + static_cast<loom::index_t>(seq2seq_tasks::target_alphabet().find(c)));
+    for (char c : text) {
+        const std::size_t at = seq2seq_tasks::target_alphabet().find(c);
+        loom::detail::check(at != std::string::npos, "character '", std::string(1, c), "' of the target '", text,
+                            "' is not in the target vocabulary \"", seq2seq_tasks::target_alphabet(), "\"");
+        ids.push_back(kTargetOffset + static_cast<loom::index_t>(at));
+    }
     return ids;
 }
 // A model may emit the begin token (nothing forbids it); it is shown as '^',
@@ -151,7 +155,7 @@ std::vector<std::vector<double>> attention_along(Model& model, const std::vector
     loom::Seq2SeqDecoder<float> replay(model, source);
     replay.start({kBegin}, 1);
     for (std::size_t t = 0;; ++t) {
-        const loom::Tensor<float>& weights = replay.last_attention();
+        const loom::Tensor<float> weights = replay.last_attention();
         rows.emplace_back(weights.data(), weights.data() + weights.numel());
         if (t + 1 >= hypothesis.tokens.size() + (hypothesis.finished ? 1 : 0)) break;
         replay.advance({hypothesis.tokens[t]});
@@ -231,8 +235,17 @@ HeldOut evaluate(Model& model, const std::vector<seq2seq_tasks::Pair>& pairs, co
     return result;
 }
 
+// The penalties shape beam search's scores; greedy decoding has none to apply.
+void check_beam_options(const Options& o) {
+    loom::detail::check(o.beam > 1 || (o.length_penalty == 0.0 && o.coverage_penalty == 0.0),
+                        "--length-penalty and --coverage-penalty apply to beam search: give --beam > 1 (got --beam ",
+                        o.beam, ")");
+}
+
 int translate_lines(const Options& o) {
     loom::detail::check(!o.load.empty(), "--translate needs --load <checkpoint>");
+    loom::detail::check(o.beam >= 1 && o.max_length > 0, "--beam and --max-length must be positive");
+    check_beam_options(o);
     const auto checkpoint = loom::Checkpoint<float>::load(o.load);
     loom::detail::check(checkpoint.has("model.kind") && checkpoint.get("model.kind") == "seq2seq", "'", o.load,
                         "' is not a seq2seq checkpoint (its metadata model.kind is '",
@@ -270,6 +283,7 @@ int run(const Options& o) {
     const seq2seq_tasks::Task task = seq2seq_tasks::parse_task(o.task);
     loom::detail::check(o.batch > 0 && o.validation > 0 && o.max_length > 0 && o.beam >= 1 && o.show >= 0,
                         "--batch, --validation, --max-length and --beam must be positive, --show >= 0");
+    check_beam_options(o);
     const std::vector<seq2seq_tasks::Pair> held_out =
         seq2seq_tasks::held_out_pairs(task, static_cast<std::size_t>(o.validation), 20261206);
 

@@ -9,7 +9,8 @@
 #   - --translate reads lines from a file with the trained checkpoint and
 #     writes one output per line; a character outside the source vocabulary
 #     and an empty line fail with a message naming the line;
-#   - bad flags fail with exit code 1 and a message.
+#   - bad flags fail with exit code 1 and a message (penalties without --beam,
+#     a file that is not a checkpoint).
 #
 # Run by ctest as
 #   cmake -DSEQ2SEQ=<exe> -DWORK_DIR=<dir> -P check_seq2seq.cmake
@@ -89,4 +90,7 @@ run_seq2seq(bad_task 1 ${common} --task sort --out ${WORK_DIR}/bad)
 require_match(bad_task "${run_output}" "--task must be dates or numbers, got 'sort'")
 run_seq2seq(no_checkpoint 1 --translate ${WORK_DIR}/lines.txt)
 require_match(no_checkpoint "${run_output}" "--translate needs --load")
-run_seq2seq(not_seq2seq 1 --translate ${WORK_DIR}/lines.txt --load ${WORK_DIR}/lines.txt)
+run_seq2seq(not_a_checkpoint 1 --translate ${WORK_DIR}/lines.txt --load ${WORK_DIR}/lines.txt)
+require_match(not_a_checkpoint "${run_output}" "loom::safetensors: '[^']*lines.txt'")
+run_seq2seq(greedy_penalty 1 ${common} --length-penalty 0.6 --out ${WORK_DIR}/bad)
+require_match(greedy_penalty "${run_output}" "--length-penalty and --coverage-penalty apply to beam search: give --beam > 1")

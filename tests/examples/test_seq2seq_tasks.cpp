@@ -2,7 +2,7 @@
 
 // Tests for examples/seq2seq_tasks.hpp: the calendar conversion round-trips
 // over the whole date range with the right weekdays, every format writes the
-// date it is given (checked by reading each format back), the ambiguous
+// date it is given (against the strings written out by hand), the ambiguous
 // formats follow their conventions, number words are right at the edges, the
 // held-out split is disjoint and about 1 in 20, and draws are reproducible.
 

@@ -83,7 +83,7 @@ void check_all_fixtures() {
                      [&](const Tensor<T>& q, const Tensor<T>& m, const std::vector<index_t>& lengths) {
                          return attention(q, attention.project_memory(m, lengths));
                      });
-    for (const auto activation : {loom::FeedForwardActivation::relu, loom::FeedForwardActivation::gelu}) {
+    for (const auto activation : {loom::FeedForwardActivation::relu, loom::FeedForwardActivation::gelu_tanh}) {
         loom::TransformerDecoderLayerOptions options;
         options.feedforward_dim = 12;
         options.activation = activation;
@@ -106,7 +106,7 @@ TEST_CASE("cross-attention and the decoder block pass finite differences", "[tra
     loom::Generator generator(3);
     loom::TransformerDecoderLayerOptions options;
     options.feedforward_dim = 6;
-    options.activation = loom::FeedForwardActivation::gelu;
+    options.activation = loom::FeedForwardActivation::gelu_tanh;
     loom::TransformerDecoderLayer<double> layer(4, 2, generator, options);
     for (auto& [name, parameter] : layer.named_parameters()) {
         Tensor<double> p = parameter;
@@ -171,7 +171,10 @@ TEST_CASE("cross-attention and the decoder block reject bad input", "[transforme
     CHECK(contains(error_message([&] { layer.step(Tensor<float>::zeros(Shape{2, 7}), cache, 4, projected); }),
                    "loom::TransformerDecoderLayer::step: expected input [batch, 8], got [2, 7]"));
     CHECK(contains(error_message([] { loom::parse_feedforward_activation("tanh"); }),
-                   "unknown activation 'tanh' (expected relu or gelu)"));
+                   "unknown activation 'tanh' (expected relu or gelu_tanh)"));
+    CHECK(contains(error_message([] { loom::parse_feedforward_activation("gelu"); }),
+                   "activation 'gelu' is PyTorch's exact (erf) GELU"));
+    CHECK(loom::parse_feedforward_activation("gelu_tanh") == loom::FeedForwardActivation::gelu_tanh);
 }
 
 }  // namespace nn_transformer_decoder_test

@@ -111,6 +111,22 @@ TEST_CASE("quantize: attention's in_proj_weight and out_proj, the causal step pa
     CHECK(first.shape() == Shape{1, 16});
 }
 
+TEST_CASE("quantize: LSTMCell::step and GRUCell::step run the quantized kernels", "[quant]") {
+    loom::NoGradGuard no_grad;
+    loom::Generator g1(7), g2(7), data(8);
+    loom::LSTMCell<float> lstm_reference(8, 16, g1), lstm(8, 16, g2);
+    loom::GRUCell<float> gru_reference(8, 16, g1), gru(8, 16, g2);
+    const Tensor<float> x = Tensor<float>::normal(Shape{3, 8}, 0.0f, 1.0f, data);
+    const Tensor<float> h = Tensor<float>::normal(Shape{3, 16}, 0.0f, 0.5f, data);
+    loom::quantize(lstm, WeightFormat::int8);
+    loom::quantize(gru, WeightFormat::int8);
+    CHECK(lstm.named_quantized_weights().size() == 2);
+    // States are O(1); int8 weights keep about two digits.
+    CHECK(max_difference(lstm.step(x, {h, h}).h, lstm_reference.step(x, {h, h}).h) < 0.05);
+    CHECK(max_difference(gru.step(x, h), gru_reference.step(x, h)) < 0.05);
+    CHECK(max_difference(lstm.step(x, {h, h}).h, lstm_reference.step(x, {h, h}).h) > 0.0);  // the int8 path ran
+}
+
 TEST_CASE("quantize: fp32 changes nothing; twice, training and empty models are refused", "[quant]") {
     loom::Generator generator(1);
     TinyModel<float> model("lstm", generator);

@@ -4,7 +4,7 @@
 // Seq2SeqDecoder is a loom::Decoder conditioned on one encoded source, so the
 // decoding library's greedy, sample and beam_search run on it unchanged:
 //
-//   Seq2SeqDecoder<float> decoder(model, source_ids);   // encodes the source once
+//   Seq2SeqDecoder<float> decoder(model, source_ids);   // start() encodes the source, once per search
 //   auto best = beam_search(decoder, {begin_id}, options);  // the prompt: begin token (+ a forced prefix)
 //
 // Every row (hypothesis) reads the same memory; reorder() gathers the rows'
@@ -20,6 +20,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "loom/autograd/grad_mode.hpp"
@@ -111,7 +112,7 @@ public:
     // Σ_t a_t per row [rows, S] (undefined without attention).
     Tensor<T> source_coverage() const override { return attention_sum_; }
     // The last step's attention weights per row [rows, S] (undefined before the first step or without attention).
-    const Tensor<T>& last_attention() const { return last_weights_; }
+    Tensor<T> last_attention() const { return last_weights_; }
 
 private:
     // The memory repeated to the current number of rows (all rows read the one source).
@@ -165,8 +166,9 @@ std::vector<Translation> translate_greedy(Seq2Seq<T>& model, const IndexTensor& 
             Translation& row = result[static_cast<std::size_t>(b)];
             if (row.finished) continue;
             const T* values = logits.data() + b * vocabulary;
+            detail::check(std::none_of(values, values + vocabulary, [](T v) { return std::isnan(v); }), op,
+                          ": the logits of row ", b, " at output position ", t, " contain NaN");
             const auto best = static_cast<index_t>(std::max_element(values, values + vocabulary) - values);
-            detail::check(values[best] == values[best], op, ": the logits of row ", b, " are NaN");
             if (next.weights.defined()) {
                 const index_t real = lengths.empty() ? source_length : lengths[static_cast<std::size_t>(b)];
                 const T* weights = next.weights.data() + b * source_length;

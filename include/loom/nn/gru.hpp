@@ -98,7 +98,9 @@ public:
                       h0.shape());
         const auto& w = this->layers[0];
         Tensor<T> next = Tensor<T>::empty(Shape{batch, H});
-        gru_step_inference(x, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h0, next);
+        const QuantizedRecurrentWeights<T> quantized = this->quantized_layer(0);
+        if (quantized.w_ih != nullptr) gru_step_quantized(x, quantized, h0, next);
+        else gru_step_inference(x, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h0, next);
         return next;
     }
 };

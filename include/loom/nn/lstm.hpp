@@ -158,7 +158,9 @@ public:
         detail::check(h.shape() == Shape{batch, H} && c.shape() == Shape{batch, H}, "loom::LSTMCell::step: h and c must be [",
                       batch, ", ", H, "], got ", h.shape(), " and ", c.shape());
         LstmState<T> next{Tensor<T>::empty(Shape{batch, H}), Tensor<T>::empty(Shape{batch, H})};
-        lstm_step_inference(x, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h, c, next.h, next.c);
+        const QuantizedRecurrentWeights<T> quantized = this->quantized_layer(0);
+        if (quantized.w_ih != nullptr) lstm_step_quantized(x, quantized, h, c, next.h, next.c);
+        else lstm_step_inference(x, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h, c, next.h, next.c);
         return next;
     }
 };

@@ -136,9 +136,15 @@ private:
     }
 
     // [B, Tq, S], nonzero at the padded keys of each source (empty without lengths).
+    // ProjectedMemory is a plain struct, so its lengths are checked again here.
     static IndexTensor padding_mask(const ProjectedMemory<T>& memory, index_t queries) {
         if (memory.lengths.empty()) return IndexTensor();
         const index_t batch = memory.batch(), source = memory.source_length();
+        detail::check(static_cast<index_t>(memory.lengths.size()) == batch, "loom::MultiheadAttention: ",
+                      memory.lengths.size(), " lengths for a memory of ", batch, " sources");
+        for (std::size_t b = 0; b < memory.lengths.size(); ++b)
+            detail::check(memory.lengths[b] >= 1 && memory.lengths[b] <= source, "loom::MultiheadAttention: length ",
+                          memory.lengths[b], " of source ", b, " is outside [1, ", source, "]");
         std::vector<index_t> mask(static_cast<std::size_t>(batch * queries * source), 0);
         for (index_t b = 0; b < batch; ++b)
             for (index_t t = 0; t < queries; ++t)

@@ -236,7 +236,8 @@ private:
     Tensor<T> masked_coverage_loss(const Seq2SeqStep<T>& next, const Seq2SeqState<T>& before,
                                    const std::vector<index_t>& target_lengths, index_t t) const;
 
-    index_t check_target(const char* op, const Seq2SeqBatch& batch) const {
+    // Checks the batch and returns its number of rows.
+    index_t checked_rows(const char* op, const Seq2SeqBatch& batch) const {
         detail::check(batch.source.rank() == 2 && batch.target.rank() == 2, op,
                       ": source and target must be [batch, length], got shapes ", batch.source.shape(), " and ",
                       batch.target.shape());
@@ -299,7 +300,11 @@ Seq2SeqStep<T> Seq2Seq<T>::step(const Tensor<T>& embedded, const Seq2SeqState<T>
         result.state.coverage = read.coverage;
         input = concat(std::vector<Tensor<T>>{embedded, context}, 1);
     }
-    // Decoding (no graph) takes the cells' one-step inference kernels.
+    // Without a graph (decoding) the cell runs its one-step inference kernel:
+    // the sequence op on a length-1 sequence re-packs the weights every step,
+    // which made beam search ~30 % slower on two threads (docs/performance.md).
+    // gradcheck_parameters evaluates its differences this way, so it checks
+    // the graph's gradient against these kernels' values (they agree to rounding).
     const bool graph = is_grad_enabled();
     if (decoder_lstm) {
         const LstmState<T> next =
@@ -316,7 +321,7 @@ Seq2SeqStep<T> Seq2Seq<T>::step(const Tensor<T>& embedded, const Seq2SeqState<T>
 template <typename T>
 Seq2SeqLoss<T> Seq2Seq<T>::loss(const Seq2SeqBatch& batch) {
     const char* op = "loom::Seq2Seq::loss";
-    const index_t rows = check_target(op, batch);
+    const index_t rows = checked_rows(op, batch);
     const index_t steps = batch.target.shape()[1] - 1;
     const EncodedSource<T> encoded = encode(batch.source, batch.source_lengths);
 

@@ -9,7 +9,9 @@
 //
 // Self-attention is the fused MultiheadSelfAttention (nn/attention.hpp), cross-
 // attention MultiheadAttention over a ProjectedMemory (nn/multihead_attention.hpp),
-// act ReLU (PyTorch's default) or GELU with the tanh approximation. Parameter
+// act ReLU (PyTorch's default) or GELU with the tanh approximation (PyTorch's
+// activation=lambda x: F.gelu(x, approximate="tanh"); its "gelu" string is the
+// exact erf form, which loom does not have, so it is refused by name). Parameter
 // names are PyTorch's: self_attn.{in_proj_weight,in_proj_bias,out_proj.*},
 // multihead_attn.{in_proj_weight,in_proj_bias,out_proj.*}, linear1.*, linear2.*,
 // norm1.*, norm2.*, norm3.*. The backward is the ops'.
@@ -35,12 +37,15 @@
 
 namespace loom {
 
-enum class FeedForwardActivation { relu, gelu };
+enum class FeedForwardActivation { relu, gelu_tanh };
 
 inline FeedForwardActivation parse_feedforward_activation(const std::string& name) {
     if (name == "relu") return FeedForwardActivation::relu;
-    if (name == "gelu") return FeedForwardActivation::gelu;
-    detail::fail("loom::TransformerDecoderLayer: unknown activation '", name, "' (expected relu or gelu)");
+    if (name == "gelu_tanh") return FeedForwardActivation::gelu_tanh;
+    if (name == "gelu")
+        detail::fail("loom::TransformerDecoderLayer: activation 'gelu' is PyTorch's exact (erf) GELU, which loom does not "
+                     "have; use gelu_tanh (F.gelu(x, approximate=\"tanh\")) or relu");
+    detail::fail("loom::TransformerDecoderLayer: unknown activation '", name, "' (expected relu or gelu_tanh)");
 }
 
 struct TransformerDecoderLayerOptions {
