@@ -4,8 +4,8 @@
 //
 // The float instantiations (the model's forward and backward graph with both
 // cells and both attentions, ~30 s at -O3) are compiled once, in
-// examples/seq2seq_model.cpp, into the examples' library, so the program
-// itself compiles in seconds (the same arrangement as training.hpp).
+// examples/seq2seq_model.cpp, into a library of its own (loom_examples_seq2seq),
+// so the program itself compiles in seconds (the same arrangement as training.hpp).
 #pragma once
 
 #include <vector>
