@@ -68,6 +68,25 @@ private:
     }
 };
 
+namespace detail {
+
+// What a layer shaped like nn.MultiheadAttention checks about its sizes
+// (MultiheadSelfAttention here, MultiheadAttention in nn/multihead_attention.hpp).
+inline void check_attention_layer(const char* layer, index_t embed_dim, index_t num_heads, double dropout) {
+    check(embed_dim > 0 && num_heads > 0 && embed_dim % num_heads == 0, layer, ": embed_dim ", embed_dim,
+          " must be a positive multiple of num_heads ", num_heads);
+    check(dropout >= 0.0 && dropout < 1.0, layer, ": dropout must be in [0, 1), got ", dropout);
+}
+
+// PyTorch's in_proj_weight [3d, d]: xavier_uniform_, bound √(6 / (fan_in + fan_out)) = √(6 / 4d).
+template <typename T>
+Tensor<T> xavier_in_projection(index_t embed_dim, Generator& generator) {
+    const T bound = std::sqrt(T(6) / static_cast<T>(4 * embed_dim));
+    return Tensor<T>::uniform(Shape{3 * embed_dim, embed_dim}, -bound, bound, generator);
+}
+
+}  // namespace detail
+
 template <typename T>
 class MultiheadSelfAttention : public Module<T> {
 public:
@@ -79,15 +98,8 @@ public:
           dropout(dropout),
           out_proj(embed_dim, embed_dim, generator),
           dropout_generator_(generator.next_u64()) {
-        detail::check(embed_dim > 0 && num_heads > 0 && embed_dim % num_heads == 0,
-                      "loom::MultiheadSelfAttention: embed_dim ", embed_dim, " must be a positive multiple of num_heads ",
-                      num_heads);
-        detail::check(dropout >= 0.0 && dropout < 1.0, "loom::MultiheadSelfAttention: dropout must be in [0, 1), got ",
-                      dropout);
-        // xavier_uniform_ on [3d, d]: bound √(6 / (fan_in + fan_out)) = √(6 / 4d).
-        const T bound = std::sqrt(T(6) / static_cast<T>(4 * embed_dim));
-        in_proj_weight = this->register_parameter(
-            "in_proj_weight", Tensor<T>::uniform(Shape{3 * embed_dim, embed_dim}, -bound, bound, generator));
+        detail::check_attention_layer("loom::MultiheadSelfAttention", embed_dim, num_heads, dropout);
+        in_proj_weight = this->register_parameter("in_proj_weight", detail::xavier_in_projection<T>(embed_dim, generator));
         in_proj_bias = this->register_parameter("in_proj_bias", Tensor<T>::zeros(Shape{3 * embed_dim}));
         this->register_quantizable("in_proj_weight", in_proj_weight);
         this->register_module("out_proj", out_proj);

@@ -29,6 +29,7 @@
 #include <limits>
 #include <vector>
 
+#include "loom/nn/attention.hpp"
 #include "loom/nn/linear.hpp"
 #include "loom/nn/module.hpp"
 #include "loom/ops/arithmetic.hpp"
@@ -62,14 +63,8 @@ public:
           dropout(dropout),
           out_proj(embed_dim, embed_dim, generator),
           dropout_generator_(generator.next_u64()) {
-        detail::check(embed_dim > 0 && num_heads > 0 && embed_dim % num_heads == 0,
-                      "loom::MultiheadAttention: embed_dim ", embed_dim, " must be a positive multiple of num_heads ",
-                      num_heads);
-        detail::check(dropout >= 0.0 && dropout < 1.0, "loom::MultiheadAttention: dropout must be in [0, 1), got ",
-                      dropout);
-        const T bound = std::sqrt(T(6) / static_cast<T>(4 * embed_dim));  // xavier_uniform_ on [3d, d]
-        in_proj_weight = this->register_parameter(
-            "in_proj_weight", Tensor<T>::uniform(Shape{3 * embed_dim, embed_dim}, -bound, bound, generator));
+        detail::check_attention_layer("loom::MultiheadAttention", embed_dim, num_heads, dropout);
+        in_proj_weight = this->register_parameter("in_proj_weight", detail::xavier_in_projection<T>(embed_dim, generator));
         in_proj_bias = this->register_parameter("in_proj_bias", Tensor<T>::zeros(Shape{3 * embed_dim}));
         this->register_module("out_proj", out_proj);
         out_proj.bias.flat().setZero();  // PyTorch zeroes out_proj.bias
