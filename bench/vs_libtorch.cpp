@@ -113,6 +113,7 @@
 #include "../examples/char_cnn_model.hpp"
 #include "../examples/char_gpt_model.hpp"
 #include "../examples/char_model.hpp"
+#include "vs_libtorch_beam.hpp"
 #include "vs_libtorch_ctc.hpp"
 #include "vs_libtorch_seq2seq.hpp"
 
@@ -267,21 +268,9 @@ int64_t torch_generate_beam() {
     const auto replicate = torch::zeros({beam_width}, torch::kLong);
     auto h = std::get<0>(prompt_state).index_select(1, replicate), c = std::get<1>(prompt_state).index_select(1, replicate);
     auto log_probs = torch::log_softmax(model->decoder(output).reshape({1, vocab}), -1).expand({beam_width, vocab});
-    auto scores = torch::full({beam_width}, -std::numeric_limits<float>::infinity());
-    scores[0] = 0.0f;  // the rows are identical: extend only the first
-    std::vector<std::vector<int64_t>> histories(beam_width), next_histories(beam_width);
+    vs_libtorch_beam::TorchBeam beam(beam_width);
     for (loom::index_t i = 0; i < beam_generated; ++i) {
-        const auto total = (scores.unsqueeze(1) + log_probs).reshape({-1});
-        auto [top, index] = total.topk(beam_width);
-        const auto parent = index.div(vocab, "floor"), token = index.remainder(vocab);
-        const int64_t* parents = parent.data_ptr<int64_t>();
-        const int64_t* tokens = token.data_ptr<int64_t>();
-        for (loom::index_t r = 0; r < beam_width; ++r) {
-            next_histories[r] = histories[parents[r]];
-            next_histories[r].push_back(tokens[r]);
-        }
-        std::swap(histories, next_histories);
-        scores = top;
+        const auto [parent, token] = beam.extend(log_probs);
         if (i + 1 == beam_generated) break;  // the last character needs no further step
         h = h.index_select(1, parent);
         c = c.index_select(1, parent);
@@ -290,9 +279,7 @@ int64_t torch_generate_beam() {
         c = std::get<1>(next);
         log_probs = torch::log_softmax(model->decoder(out).reshape({beam_width, vocab}), -1);
     }
-    int64_t checksum = 0;
-    for (const int64_t token : histories[0]) checksum += token;
-    return checksum;
+    return beam.checksum();
 }
 
 // The conv_train stack: Embedding → 4 × [h + relu(causal conv(h))] → Linear.

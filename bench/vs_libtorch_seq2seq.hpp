@@ -39,6 +39,7 @@
 #include <loom/optim/clip_grad.hpp>
 
 #include "../examples/seq2seq_tasks.hpp"
+#include "vs_libtorch_beam.hpp"
 
 namespace vs_libtorch_seq2seq {
 
@@ -218,26 +219,15 @@ inline int64_t torch_beam() {
                                            one.padding.index_select(0, replicate), {}, {}};
         h = h.index_select(0, replicate);
         c = c.index_select(0, replicate);
-        auto scores = torch::full({beam_width}, -std::numeric_limits<float>::infinity());
-        scores[0] = 0.0f;  // the rows are identical: extend only the first
-        std::vector<std::vector<int64_t>> histories(beam_width), next_histories(beam_width);
+        vs_libtorch_beam::TorchBeam beam(beam_width);
         for (loom::index_t i = 0; i < beam_tokens; ++i) {
-            auto [top, index] = (scores.unsqueeze(1) + log_probs).reshape({-1}).topk(beam_width);
-            const auto parent = index.div(V, "floor"), token = index.remainder(V);
-            const int64_t* parents = parent.data_ptr<int64_t>();
-            const int64_t* tokens = token.data_ptr<int64_t>();
-            for (loom::index_t r = 0; r < beam_width; ++r) {
-                next_histories[r] = histories[parents[r]];
-                next_histories[r].push_back(tokens[r]);
-            }
-            std::swap(histories, next_histories);
-            scores = top;
+            const auto [parent, token] = beam.extend(log_probs);
             if (i + 1 == beam_tokens) break;  // the last token needs no further step
             h = h.index_select(0, parent);
             c = c.index_select(0, parent);
             log_probs = torch::log_softmax(model->output(model->step(model->target_embedding(token), memory, h, c)), -1);
         }
-        for (const int64_t token : histories[0]) checksum += token;
+        checksum += beam.checksum();
     }
     return checksum;
 }
